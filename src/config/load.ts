@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { compileRoutes } from '../policy/routes.js';
+import { ConfigError, type ConfigIssue, type PathIssue } from './issues.js';
+import { validateAgainstSchema } from './schema.js';
+import { resolveSecret, type SecretRef } from './secrets.js';
+import type { Address, Config, HttpMethod, RouteConfig, UpstreamConfig } from './types.js';
+import { parseYaml } from './yaml-document.js';
+
+/** The YAML document after schema validation (shape guaranteed by the schema). */
+interface RawConfig {
+  mode?: 'production' | 'demo';
+  listen?: { data?: Partial<Address>; plaintext?: Partial<Address>; admin?: Partial<Address> };
+  tls?: {
+    cert?: SecretRef;
+    key?: SecretRef;
+    minVersion?: 'TLSv1.2' | 'TLSv1.3';
+    clientCa?: SecretRef;
+    clientCertificate?: 'none' | 'request' | 'require';
+  };
+  limits?: { maxPathLength?: number; maxHeaderBytes?: number; maxBodyBytes?: number };
+  upstreams: Record<
+    string,
+    {
+      url: string;
+      ca?: SecretRef;
+      allowPlaintext?: boolean;
+      connectTimeoutMs?: number;
+      responseTimeoutMs?: number;
+      forwardAuthorization?: boolean;
+    }
+  >;
+  routes: { id: string; method: HttpMethod | HttpMethod[]; path: string; upstream: string }[];
+}
+
+export interface LoadOptions {
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Read, validate and freeze a configuration file. Throws ConfigError listing every problem
+ * (syntax, schema, references, overlaps, unreadable secrets) with file and line.
+ */
+export function loadConfig(file: string, options: LoadOptions = {}): Config {
+  const source = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(source, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'read error';
+    throw new ConfigError([{ file: source, line: 0, column: 0, path: '', message: `cannot read file (${code})` }]);
+  }
+  return parseConfig(source, text, options);
+}
+
+export function parseConfig(source: string, text: string, options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const doc = parseYaml(source, text);
+  if (doc.syntaxIssues.length > 0) throw new ConfigError(doc.syntaxIssues);
+
+  const schemaIssues = validateAgainstSchema(doc.value);
+  if (schemaIssues.length > 0) throw new ConfigError(schemaIssues.map((i) => doc.locate(i)));
+
+  const raw = doc.value as RawConfig;
+  const baseDir = dirname(source);
+  const issues: PathIssue[] = [];
+
+  const secret = (ref: SecretRef | undefined, path: (string | number)[]): string | undefined => {
+    if (ref === undefined) return undefined;
+    const result = resolveSecret(ref, baseDir, env);
+    if (!result.ok) {
+      issues.push({ path, message: result.message });
+      return undefined;
+    }
+    return result.value;
+  };
+
+  const upstreams = new Map<string, UpstreamConfig>();
+  for (const [name, u] of Object.entries(raw.upstreams)) {
+    const url = new URL(u.url);
+    const allowPlaintext = u.allowPlaintext ?? false;
+    if (url.protocol === 'http:') {
+      if (!allowPlaintext) {
+        issues.push({ path: ['upstreams', name, 'url'], message: 'plaintext upstream requires allowPlaintext: true' });
+      } else if (!isLoopbackHost(url.hostname)) {
+        issues.push({
+          path: ['upstreams', name, 'url'],
+          message: 'plaintext upstreams are allowed only on a loopback address (127.0.0.0/8, ::1, localhost)',
+        });
+      }
+    }
+    upstreams.set(name, {
+      name,
+      origin: url.origin,
+      ca: secret(u.ca, ['upstreams', name, 'ca']),
+      allowPlaintext,
+      connectTimeoutMs: u.connectTimeoutMs ?? 5000,
+      responseTimeoutMs: u.responseTimeoutMs ?? 30000,
+      forwardAuthorization: u.forwardAuthorization ?? false,
+    });
+  }
+
+  const routes: RouteConfig[] = raw.routes.map((r, index) => {
+    if (!upstreams.has(r.upstream)) {
+      issues.push({ path: ['routes', index, 'upstream'], message: `unknown upstream "${r.upstream}"` });
+    }
+    return {
+      id: r.id,
+      methods: Array.isArray(r.method) ? [...r.method] : [r.method],
+      path: r.path,
+      upstream: r.upstream,
+    };
+  });
+  issues.push(...compileRoutes(routes).issues);
+
+  const mode = raw.mode ?? 'production';
+  const tlsRaw = raw.tls ?? {};
+  const clientCertificate = tlsRaw.clientCertificate ?? 'none';
+  const tls = {
+    cert: secret(tlsRaw.cert, ['tls', 'cert']),
+    key: secret(tlsRaw.key, ['tls', 'key']),
+    minVersion: tlsRaw.minVersion ?? 'TLSv1.2',
+    clientCa: secret(tlsRaw.clientCa, ['tls', 'clientCa']),
+    clientCertificate,
+  } as const;
+  if ((tlsRaw.cert === undefined) !== (tlsRaw.key === undefined)) {
+    issues.push({ path: ['tls'], message: 'tls.cert and tls.key must be given together' });
+  }
+  if (tlsRaw.cert === undefined && mode !== 'demo') {
+    issues.push({ path: ['tls'], message: 'tls.cert and tls.key are required outside demo mode' });
+  }
+  if (clientCertificate !== 'none' && tlsRaw.clientCa === undefined) {
+    issues.push({ path: ['tls', 'clientCertificate'], message: 'client certificates need tls.clientCa' });
+  }
+
+  if (issues.length > 0) throw new ConfigError(issues.map((i) => doc.locate(i)));
+
+  const listen = raw.listen ?? {};
+  const config: Config = {
+    source,
+    baseDir,
+    mode,
+    listen: {
+      data: { host: listen.data?.host ?? '0.0.0.0', port: listen.data?.port ?? 8443 },
+      plaintext: listen.plaintext
+        ? { host: listen.plaintext.host ?? '0.0.0.0', port: listen.plaintext.port ?? 8080 }
+        : undefined,
+      admin: { host: listen.admin?.host ?? '127.0.0.1', port: listen.admin?.port ?? 9464 },
+    },
+    tls,
+    limits: {
+      maxPathLength: raw.limits?.maxPathLength ?? 2048,
+      maxHeaderBytes: raw.limits?.maxHeaderBytes ?? 16384,
+      maxBodyBytes: raw.limits?.maxBodyBytes ?? 1048576,
+    },
+    upstreams,
+    routes,
+  };
+  return deepFreeze(config);
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    if (value instanceof Map) {
+      for (const v of value.values()) deepFreeze(v);
+      // A frozen Map can still be mutated through set/delete; replace those with throwers.
+      const frozenMap = value as Map<unknown, unknown>;
+      const refuse = () => {
+        throw new TypeError('configuration is frozen');
+      };
+      Object.defineProperties(frozenMap, { set: { value: refuse }, delete: { value: refuse }, clear: { value: refuse } });
+    } else {
+      for (const v of Object.values(value)) deepFreeze(v);
+    }
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export type { ConfigIssue };
