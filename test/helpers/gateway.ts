@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/logging.js';
+import { type RunningGateway, startGateway } from '../../src/server.js';
+import { testPki } from './certs.js';
+
+export interface TestGateway extends RunningGateway {
+  readonly port: number;
+  readonly ca: string;
+  readonly dir: string;
+}
+
+/** A temporary directory that is removed when the test ends. */
+export function tempDir(t: { teardown(fn: () => void): void }, prefix = 'custodian-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Routes for the counting origin, in the shape of the demo policy. */
+export function basicRoutes(upstream = 'origin') {
+  return [
+    { id: 'customers.detail', method: 'GET', path: '/api/customers/:customerId', upstream },
+    { id: 'customers.loans', method: 'GET', path: '/api/customers/:customerId/loans', upstream },
+    { id: 'customers.create', method: 'POST', path: '/api/customers', upstream },
+  ];
+}
+
+/**
+ * Start a real gateway (TLS, ports 0) from a configuration object written out as YAML, the way
+ * an operator would. The server certificate is signed by the test CA, returned as `ca`.
+ */
+export async function startTestGateway(
+  t: { teardown(fn: () => Promise<void> | void): void },
+  config: Record<string, unknown>,
+): Promise<TestGateway> {
+  const pki = await testPki();
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'server.pem'), pki.serverCert);
+  writeFileSync(join(dir, 'server-key.pem'), pki.serverKey);
+  const full = {
+    listen: { data: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+    tls: { cert: { file: 'server.pem' }, key: { file: 'server-key.pem' } },
+    ...config,
+  };
+  const file = join(dir, 'custodian.yaml');
+  writeFileSync(file, stringify(full));
+  const gateway = await startGateway(loadConfig(file), { logger: silentLogger(), varDir: join(dir, 'var') });
+  t.teardown(() => gateway.close());
+  return { ...gateway, port: Number(new URL(gateway.dataUrl).port), ca: pki.caCert, dir };
+}

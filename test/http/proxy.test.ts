@@ -1,0 +1,217 @@
+import t from 'tap';
+import { testPki } from '../helpers/certs.js';
+import { basicRoutes, startTestGateway } from '../helpers/gateway.js';
+import { get, rawHttps } from '../helpers/https-client.js';
+import { startOrigin } from '../helpers/origin.js';
+
+t.test('forwards exactly the matched path and query, with hop-by-hop and X-Custodian-* headers removed', async (t) => {
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const gw = await startTestGateway(t, {
+    upstreams: { origin: { url: origin.url, allowPlaintext: true } },
+    routes: basicRoutes(),
+  });
+  const res = await rawHttps(
+    gw.port,
+    get('/api/customers/42/loans?status=active&x=%E4%B8%AD', [
+      'X-Custodian-Subject: forged-admin',
+      'X-Custodian-Purpose: forged',
+      'Connection: close, X-Secret-Hop',
+      'X-Secret-Hop: should-not-arrive',
+      'Keep-Alive: timeout=5',
+      'Proxy-Authorization: Basic Zm9vOmJhcg==',
+      'Authorization: Bearer not-forwarded-by-default',
+      'Accept: application/json',
+    ]),
+    { ca: gw.ca },
+  );
+  t.equal(res.status, 200);
+  t.equal(origin.seen.length, 1);
+  const seen = origin.seen[0]!;
+  t.equal(seen.url, '/api/customers/42/loans?status=active&x=%E4%B8%AD', 'path and query forwarded byte for byte');
+  t.notOk(seen.headers['x-custodian-subject'], 'client cannot assert X-Custodian-Subject');
+  t.notOk(seen.headers['x-custodian-purpose'], 'client cannot assert X-Custodian-Purpose');
+  t.notOk(seen.headers['x-secret-hop'], 'header named in Connection is stripped');
+  t.notOk(seen.headers['keep-alive']);
+  t.notOk(seen.headers['proxy-authorization']);
+  t.notOk(seen.headers.authorization, 'Authorization stripped unless the upstream asks for it');
+  t.equal(seen.headers.accept, 'application/json');
+  t.equal(seen.headers['x-custodian-request-id'], res.headers['x-request-id'], 'request id travels upstream');
+  t.match(res.headers['strict-transport-security'], /max-age=\d+/);
+});
+
+t.test('X-Request-Id: a well-formed inbound id is kept, a hostile one replaced', async (t) => {
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes: basicRoutes() });
+  const kept = await rawHttps(gw.port, get('/api/customers/1', ['X-Request-Id: trace-1234567890']), { ca: gw.ca });
+  t.equal(kept.headers['x-request-id'], 'trace-1234567890');
+  const replaced = await rawHttps(gw.port, get('/api/customers/1', ['X-Request-Id: <script>alert(1)</script>']), { ca: gw.ca });
+  t.match(replaced.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+  const refused = await rawHttps(gw.port, get('/nope'), { ca: gw.ca });
+  t.equal(refused.status, 404);
+  t.equal(JSON.parse(refused.body).error.requestId, refused.headers['x-request-id'], 'refusals carry the id in body and header');
+});
+
+t.test('a request matching no route is refused with 404 and never forwarded', async (t) => {
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes: basicRoutes() });
+  const cases = [
+    get('/'),
+    get('/api/customers'),
+    get('/api/customers/42/documents'),
+    get('/admin'),
+    ['DELETE /api/customers/42 HTTP/1.1', 'Host: localhost', 'Connection: close', '', ''].join('\r\n'),
+    ['TRACE /api/customers/42 HTTP/1.1', 'Host: localhost', 'Connection: close', '', ''].join('\r\n'),
+  ];
+  for (const request of cases) {
+    const res = await rawHttps(gw.port, request, { ca: gw.ca });
+    t.equal(res.status, 404, request.split('\r\n')[0] ?? '');
+    t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_ROUTE_NOT_FOUND');
+  }
+  t.equal(origin.seen.length, 0, 'upstream never called');
+});
+
+t.test('ambiguous and hostile paths are refused with 400 and never forwarded', async (t) => {
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const gw = await startTestGateway(t, {
+    upstreams: { origin: { url: origin.url, allowPlaintext: true } },
+    routes: basicRoutes(),
+    limits: { maxPathLength: 256 },
+  });
+  const hostile = [
+    '/api/customers/..%2f..%2fadmin',
+    '/api/customers/%2e%2e/admin',
+    '/api/customers/%2E%2E%2Fadmin',
+    '/api/customers/42/../43',
+    '/api/customers/./42',
+    '/api/customers/%252f',
+    '/api/customers/%25252e',
+    '/api/customers/42%5c..%5cadmin',
+    '/api/customers\\42',
+    '//api/customers/42',
+    '/api//customers/42',
+    '/api/customers/42;jsessionid=x',
+    '/api/customers;/42',
+    '/api/customers/42%00',
+    '/api/customers/42%0d%0aX-Injected:%201',
+    '/api/customers/%zz',
+    '/api/customers/%c0%ae%c0%ae',
+    '/api/customers/42?x=%00',
+    `/api/customers/${'a'.repeat(300)}`,
+    '/api/customers/<script>',
+    '/api/customers/"42"',
+    'http://evil.example/api/customers/42',
+    '*',
+  ];
+  for (const path of hostile) {
+    const res = await rawHttps(gw.port, get(path), { ca: gw.ca });
+    t.equal(res.status, 400, `refused: ${path.slice(0, 60)}`);
+    t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_PATH_INVALID', path.slice(0, 60));
+    t.notMatch(res.body, /admin|script|jsessionid|evil/, 'the refusal does not echo the path');
+  }
+  // A raw NUL byte in the request line is rejected by the HTTP parser itself.
+  const nul = await rawHttps(gw.port, get('/api/customers/42\u0000'), { ca: gw.ca });
+  t.equal(nul.status, 400);
+  t.equal(origin.seen.length, 0, 'upstream never called');
+});
+
+t.test('oversized headers are refused with 431 before routing', async (t) => {
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const gw = await startTestGateway(t, {
+    upstreams: { origin: { url: origin.url, allowPlaintext: true } },
+    routes: basicRoutes(),
+    limits: { maxHeaderBytes: 4096 },
+  });
+  const res = await rawHttps(gw.port, get('/api/customers/1', [`X-Big: ${'a'.repeat(8000)}`]), { ca: gw.ca });
+  t.equal(res.status, 431);
+  t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_HEADERS_TOO_LARGE');
+  t.equal(origin.seen.length, 0);
+});
+
+t.test('a declared body over the limit is refused before it is read', async (t) => {
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const gw = await startTestGateway(t, {
+    upstreams: { origin: { url: origin.url, allowPlaintext: true } },
+    routes: basicRoutes(),
+    limits: { maxBodyBytes: 1024 },
+  });
+  const body = JSON.stringify({ note: 'x'.repeat(2000) });
+  const req = ['POST /api/customers HTTP/1.1', 'Host: localhost', 'Content-Type: application/json', `Content-Length: ${body.length}`, 'Connection: close', '', body].join('\r\n');
+  const res = await rawHttps(gw.port, req, { ca: gw.ca });
+  t.equal(res.status, 413);
+  t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_BODY_TOO_LARGE');
+  t.equal(origin.seen.length, 0);
+});
+
+t.test('upstream failures map to stable codes', async (t) => {
+  t.test('an upstream that hangs → 504', async (t) => {
+    const origin = await startOrigin();
+    t.teardown(() => origin.close());
+    origin.handle(() => {
+      /* never answers */
+    });
+    const gw = await startTestGateway(t, {
+      upstreams: { origin: { url: origin.url, allowPlaintext: true, responseTimeoutMs: 300 } },
+      routes: basicRoutes(),
+    });
+    const res = await rawHttps(gw.port, get('/api/customers/1'), { ca: gw.ca });
+    t.equal(res.status, 504);
+    t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_UPSTREAM_TIMEOUT');
+  });
+
+  t.test('an upstream that refuses connections → 503', async (t) => {
+    const origin = await startOrigin();
+    const url = origin.url;
+    await origin.close();
+    const gw = await startTestGateway(t, { upstreams: { origin: { url, allowPlaintext: true } }, routes: basicRoutes() });
+    const res = await rawHttps(gw.port, get('/api/customers/1'), { ca: gw.ca });
+    t.equal(res.status, 503);
+    t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_UPSTREAM_UNAVAILABLE');
+  });
+
+  t.test('an upstream that closes mid-body: the client never sees a complete response', async (t) => {
+    const origin = await startOrigin();
+    t.teardown(() => origin.close());
+    origin.handle((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"id":1,"name":"');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes: basicRoutes() });
+    const res = await rawHttps(gw.port, get('/api/customers/1'), { ca: gw.ca });
+    t.ok(res.status !== 200 || res.truncated, 'either refused or visibly truncated, never a complete 200');
+  });
+
+  t.test('an upstream whose certificate is not signed by the configured CA → 502, never forwarded in clear', async (t) => {
+    const pki = await testPki();
+    const origin = await startOrigin({ cert: pki.serverCert, key: pki.serverKey });
+    t.teardown(() => origin.close());
+    const url = origin.url.replace('127.0.0.1', 'localhost');
+    const untrusted = await startTestGateway(t, { upstreams: { origin: { url } }, routes: basicRoutes() });
+    const refused = await rawHttps(untrusted.port, get('/api/customers/1'), { ca: untrusted.ca });
+    t.equal(refused.status, 502);
+    t.equal(JSON.parse(refused.body).error.code, 'CUSTODIAN_UPSTREAM_TLS');
+    t.equal(origin.seen.length, 0);
+
+    const trusted = await startTestGateway(t, { upstreams: { origin: { url, ca: pki.caCert } }, routes: basicRoutes() });
+    const ok = await rawHttps(trusted.port, get('/api/customers/1'), { ca: trusted.ca });
+    t.equal(ok.status, 200, 'verified against the configured CA');
+    t.equal(origin.seen.length, 1);
+  });
+});
+
+t.test('forwardAuthorization: true passes the client Authorization through', async (t) => {
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const gw = await startTestGateway(t, {
+    upstreams: { origin: { url: origin.url, allowPlaintext: true, forwardAuthorization: true } },
+    routes: basicRoutes(),
+  });
+  await rawHttps(gw.port, get('/api/customers/1', ['Authorization: Bearer abc']), { ca: gw.ca });
+  t.equal(origin.seen[0]?.headers.authorization, 'Bearer abc');
+});
