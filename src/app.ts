@@ -2,6 +2,8 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Agent } from 'undici';
 import type { Config } from './config/types.js';
 import { handleClientError, handleError, sendError } from './http/errors.js';
+import { registerAuthenticate } from './http/authenticate.js';
+import { registerAuthorize } from './http/authorize.js';
 import { registerPathGuard } from './http/path-guard.js';
 import { registerProxy } from './http/proxy.js';
 import { requestIdFor } from './http/request-id.js';
@@ -21,7 +23,7 @@ export interface AppDeps {
 
 /**
  * The data plane: a fastify instance with the pipeline stages registered in order.
- * TLS ─► path guard ─► match route ─► proxy. It does not listen; see server.ts.
+ * TLS ─► path guard ─► authenticate ─► match route ─► authorize purpose ─► proxy. It does not listen; see server.ts.
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -49,7 +51,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   registerResponseHeaders(app, { hsts: true });
   registerPathGuard(app, config.limits);
+  registerAuthenticate(app, deps.policy);
   registerRouteMatch(app, deps.policy);
+  registerAuthorize(app);
   await registerProxy(app, deps.dispatcher);
   return app;
 }

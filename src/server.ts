@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config/types.js';
-import { ensureDevCertificate } from './demo/dev-certificate.js';
+import { ensureDemoPki } from './demo/pki.js';
 import { buildAdmin } from './http/admin.js';
 import { createPlaintextRefusal } from './http/plaintext.js';
 import type { ServerCertificate } from './http/tls.js';
@@ -16,6 +16,8 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** Where demo mode keeps generated material (default ./var). */
   readonly varDir?: string;
+  /** Clock for token and purpose checks (tests freeze it). */
+  readonly now?: () => number;
 }
 
 export interface RunningGateway {
@@ -33,18 +35,28 @@ function urlOf(scheme: string, server: { address(): AddressInfo | string | null 
   return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${a.port}`;
 }
 
+/**
+ * The data plane's certificate and client CA. Only in demo mode may either be missing from the
+ * configuration (loadConfig enforces it); the demo PKI under var/ fills the gap.
+ */
 async function certificateFor(config: Config, varDir: string): Promise<ServerCertificate> {
-  if (config.tls.cert && config.tls.key) return { cert: config.tls.cert, key: config.tls.key };
-  // loadConfig only lets a missing certificate through in demo mode.
-  if (config.mode !== 'demo') throw new Error('no TLS certificate configured');
-  return ensureDevCertificate(varDir);
+  const { cert, key, clientCa, clientCertificate } = config.tls;
+  const needsClientCa = clientCertificate !== 'none' && clientCa === undefined;
+  if (cert && key && !needsClientCa) return { cert, key, clientCa };
+  if (config.mode !== 'demo') throw new Error('no TLS certificate or client CA configured');
+  const pki = await ensureDemoPki(varDir);
+  return {
+    cert: cert ?? pki.serverCert,
+    key: key ?? pki.serverKey,
+    clientCa: clientCa ?? (needsClientCa ? pki.caCert : undefined),
+  };
 }
 
 /** Build every listener from a loaded configuration and start listening. */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger();
   const varDir = options.varDir ?? resolve('var');
-  const policy = new PolicyHolder(compilePolicy(config));
+  const policy = new PolicyHolder(compilePolicy(config, { now: options.now }));
   const dispatcher = createUpstreamDispatcher(config.upstreams);
   const certificate = await certificateFor(config, varDir);
 

@@ -1,12 +1,21 @@
 import { ConfigError, formatIssue } from '../config/issues.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfigDetailed } from '../config/load.js';
+import { lintPolicy } from '../policy/lint.js';
 
-/** `custodian check -c FILE`: validate a configuration; exit 1 listing every problem. */
-export function runCheck(file: string, out: (line: string) => void = console.log): number {
+/**
+ * `custodian check -c FILE`: validate a configuration. Exit 1 listing every error, and also on
+ * warnings (rules that would silently do nothing) unless `allowWarnings`.
+ */
+export function runCheck(file: string, options: { allowWarnings?: boolean } = {}, out: (line: string) => void = console.log): number {
   try {
-    const config = loadConfig(file);
-    out(`${config.source}: OK (${config.routes.length} routes, ${config.upstreams.size} upstreams)`);
-    return 0;
+    const { config, locate } = loadConfigDetailed(file);
+    const warnings = lintPolicy(config).map(locate);
+    for (const w of warnings) out(`warning: ${formatIssue(w)}`);
+    out(
+      `${config.source}: ${warnings.length === 0 ? 'OK' : `${warnings.length} warning(s)`} ` +
+        `(${config.routes.length} routes, ${config.purposes.length} purposes, ${config.upstreams.size} upstreams)`,
+    );
+    return warnings.length > 0 && !options.allowWarnings ? 1 : 0;
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const issue of err.issues) out(formatIssue(issue));

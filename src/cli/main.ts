@@ -8,7 +8,8 @@ const USAGE = `usage: custodian <command> [options]
 
 commands:
   serve -c FILE     run the gateway with a configuration file
-  check -c FILE     validate a configuration; exit 1 listing every error with its line
+  check -c FILE     validate a configuration; exit 1 listing every error and warning with its line
+                    (--allow-warnings: exit 0 when there are only warnings)
   demo              run the demo loan API with the gateway in front of it (config/demo.yaml)
 `;
 
@@ -20,6 +21,7 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
     options: {
       config: { type: 'string', short: 'c' },
       'var-dir': { type: 'string' },
+      'allow-warnings': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -27,7 +29,7 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
   switch (command) {
     case 'check':
       if (!values.config) return usage('check needs -c FILE');
-      return runCheck(values.config);
+      return runCheck(values.config, { allowWarnings: values['allow-warnings'] ?? false });
     case 'serve': {
       if (!values.config) return usage('serve needs -c FILE');
       const result = await runServe(values.config);

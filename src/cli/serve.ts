@@ -1,12 +1,15 @@
 import { ConfigError, formatIssue } from '../config/issues.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfigDetailed } from '../config/load.js';
+import { lintPolicy } from '../policy/lint.js';
 import type { Config } from '../config/types.js';
 import { type RunningGateway, startGateway } from '../server.js';
 
 /** Load a configuration or print every error; undefined means "do not start". */
 export function loadOrReport(file: string): Config | undefined {
   try {
-    return loadConfig(file);
+    const { config, locate } = loadConfigDetailed(file);
+    for (const w of lintPolicy(config).map(locate)) console.error(`warning: ${formatIssue(w)}`);
+    return config;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const issue of err.issues) console.error(formatIssue(issue));

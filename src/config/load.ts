@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileRoutes } from '../policy/routes.js';
+import { type BuildContext, buildAuth, buildPurposes, type RawAuth, type RawPurpose } from './build-auth.js';
+import { isLoopbackHost } from './loopback.js';
 import { ConfigError, type ConfigIssue, type PathIssue } from './issues.js';
 import { validateAgainstSchema } from './schema.js';
 import { resolveSecret, type SecretRef } from './secrets.js';
@@ -30,7 +32,9 @@ interface RawConfig {
       forwardAuthorization?: boolean;
     }
   >;
-  routes: { id: string; method: HttpMethod | HttpMethod[]; path: string; upstream: string }[];
+  routes: { id: string; method: HttpMethod | HttpMethod[]; path: string; upstream: string; purposes?: string[] }[];
+  auth?: RawAuth;
+  purposes?: RawPurpose[];
 }
 
 export interface LoadOptions {
@@ -42,6 +46,16 @@ export interface LoadOptions {
  * (syntax, schema, references, overlaps, unreadable secrets) with file and line.
  */
 export function loadConfig(file: string, options: LoadOptions = {}): Config {
+  return loadConfigDetailed(file, options).config;
+}
+
+/** A loaded configuration plus a way to point at lines of its file (for warnings). */
+export interface LoadedConfig {
+  readonly config: Config;
+  locate(issue: PathIssue): ConfigIssue;
+}
+
+export function loadConfigDetailed(file: string, options: LoadOptions = {}): LoadedConfig {
   const source = resolve(file);
   let text: string;
   try {
@@ -50,10 +64,14 @@ export function loadConfig(file: string, options: LoadOptions = {}): Config {
     const code = (err as NodeJS.ErrnoException).code ?? 'read error';
     throw new ConfigError([{ file: source, line: 0, column: 0, path: '', message: `cannot read file (${code})` }]);
   }
-  return parseConfig(source, text, options);
+  return parseConfigDetailed(source, text, options);
 }
 
 export function parseConfig(source: string, text: string, options: LoadOptions = {}): Config {
+  return parseConfigDetailed(source, text, options).config;
+}
+
+export function parseConfigDetailed(source: string, text: string, options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const doc = parseYaml(source, text);
   if (doc.syntaxIssues.length > 0) throw new ConfigError(doc.syntaxIssues);
@@ -74,6 +92,11 @@ export function parseConfig(source: string, text: string, options: LoadOptions =
     }
     return result.value;
   };
+
+  const ctx: BuildContext = { secret, issues };
+  const auth = buildAuth(raw.auth, ctx);
+  const purposes = buildPurposes(raw.purposes, ctx);
+  const purposeIds = new Set(purposes.map((p) => p.id));
 
   const upstreams = new Map<string, UpstreamConfig>();
   for (const [name, u] of Object.entries(raw.upstreams)) {
@@ -104,11 +127,17 @@ export function parseConfig(source: string, text: string, options: LoadOptions =
     if (!upstreams.has(r.upstream)) {
       issues.push({ path: ['routes', index, 'upstream'], message: `unknown upstream "${r.upstream}"` });
     }
+    (r.purposes ?? []).forEach((purpose, i) => {
+      if (!purposeIds.has(purpose)) {
+        issues.push({ path: ['routes', index, 'purposes', i], message: `unknown purpose "${purpose}"` });
+      }
+    });
     return {
       id: r.id,
       methods: Array.isArray(r.method) ? [...r.method] : [r.method],
       path: r.path,
       upstream: r.upstream,
+      purposes: [...(r.purposes ?? [])],
     };
   });
   issues.push(...compileRoutes(routes).issues);
@@ -129,7 +158,8 @@ export function parseConfig(source: string, text: string, options: LoadOptions =
   if (tlsRaw.cert === undefined && mode !== 'demo') {
     issues.push({ path: ['tls'], message: 'tls.cert and tls.key are required outside demo mode' });
   }
-  if (clientCertificate !== 'none' && tlsRaw.clientCa === undefined) {
+  // Demo mode generates a demo client CA (like its server certificate) when none is named.
+  if (clientCertificate !== 'none' && tlsRaw.clientCa === undefined && mode !== 'demo') {
     issues.push({ path: ['tls', 'clientCertificate'], message: 'client certificates need tls.clientCa' });
   }
 
@@ -155,13 +185,10 @@ export function parseConfig(source: string, text: string, options: LoadOptions =
     },
     upstreams,
     routes,
+    auth,
+    purposes,
   };
-  return deepFreeze(config);
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  return { config: deepFreeze(config), locate: (issue) => doc.locate(issue) };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -182,4 +209,5 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+export { isLoopbackHost };
 export type { ConfigIssue };

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
 import type { PathIssue } from './issues.js';
 
 /**
@@ -15,6 +16,7 @@ function validator() {
     const schema: unknown = JSON.parse(readFileSync(schemaPath, 'utf8'));
     // allErrors: the security team sees every problem at once, not one per attempt.
     const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
+    addFormats.default(ajv, ['date', 'uri']);
     compiled = ajv.compile(schema as object);
   }
   return compiled;

@@ -42,6 +42,76 @@ export interface RouteConfig {
   readonly methods: readonly HttpMethod[];
   readonly path: string;
   readonly upstream: string;
+  /** Purposes that may be declared on this route; empty means every request is refused. */
+  readonly purposes: readonly string[];
+}
+
+export type CallerKind = 'staff' | 'service' | 'partner';
+
+/** Attestation name → valid until (epoch seconds), or true for one that does not lapse. */
+export type Attestations = Readonly<Record<string, number | true>>;
+
+export interface PrincipalTemplate {
+  readonly subject: string;
+  readonly kind: CallerKind;
+  readonly organisation: string | undefined;
+  readonly roles: readonly string[];
+  readonly attestations: Attestations;
+}
+
+export interface IssuerConfig {
+  readonly id: string;
+  readonly issuer: string;
+  readonly audience: readonly string[];
+  readonly algorithms: readonly string[];
+  readonly jwks:
+    | {
+        readonly url: string;
+        readonly cacheMaxAgeSec: number;
+        readonly cooldownSec: number;
+        readonly timeoutMs: number;
+      }
+    | undefined;
+  /** Static public keys (PEM or JWK text). */
+  readonly keys: readonly { readonly kid: string | undefined; readonly key: string }[];
+  readonly claims: {
+    readonly subject: string;
+    readonly roles: string;
+    readonly kind: string;
+    readonly defaultKind: CallerKind;
+    readonly organisation: string;
+    readonly attestations: string;
+  };
+}
+
+export interface ClientCertificateMapping {
+  readonly match: { readonly cn?: string; readonly uri?: string };
+  readonly principal: PrincipalTemplate;
+}
+
+export interface AuthConfig {
+  readonly purposeHeader: string;
+  readonly clockToleranceSec: number;
+  readonly maxTokenLifetimeSec: number;
+  readonly maxTokenBytes: number;
+  readonly tokenCacheMaxEntries: number;
+  readonly requireCertificateFor: readonly CallerKind[];
+  readonly requireTokenFor: readonly CallerKind[];
+  readonly requireBoundTokenFor: readonly CallerKind[];
+  readonly issuers: readonly IssuerConfig[];
+  readonly clientCertificates: readonly ClientCertificateMapping[];
+}
+
+export interface PurposeConfig {
+  readonly id: string;
+  readonly description: string;
+  readonly lawfulBasis: 'contract' | 'legal_obligation' | 'consent';
+  readonly roles: readonly string[];
+  readonly callerKinds: readonly CallerKind[];
+  readonly requiredAttestations: readonly string[];
+  readonly approvedBy: string;
+  /** Last day (UTC, inclusive) the officer's review covers, YYYY-MM-DD. */
+  readonly reviewUntil: string;
 }
 
 export interface Config {
@@ -59,4 +129,6 @@ export interface Config {
   readonly limits: Limits;
   readonly upstreams: ReadonlyMap<string, UpstreamConfig>;
   readonly routes: readonly RouteConfig[];
+  readonly auth: AuthConfig;
+  readonly purposes: readonly PurposeConfig[];
 }

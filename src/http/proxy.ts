@@ -1,6 +1,7 @@
 import type { Agent } from 'undici';
 import fastifyHttpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Principal } from '../auth/principal.js';
 import type { ErrorCode } from '../errors.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.js';
 import { sendError } from './errors.js';
@@ -22,6 +23,23 @@ function codeForUpstreamFailure(error: unknown): ErrorCode {
   return 'CUSTODIAN_UPSTREAM_ERROR';
 }
 
+/** Header-safe form of an asserted value: printable ASCII kept, anything else percent-encoded. */
+function headerSafe(value: string): string {
+  return /^[\x21-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}
+
+/** What the gateway asserts to the upstream about the caller (client-sent X-Custodian-* is dropped). */
+function identityHeaders(principal: Principal | undefined, purpose: string | undefined): Record<string, string> {
+  if (!principal || !purpose) return {};
+  const headers: Record<string, string> = {
+    'x-custodian-subject': headerSafe(principal.subject),
+    'x-custodian-caller-kind': principal.kind,
+    'x-custodian-purpose': purpose,
+  };
+  if (principal.organisation) headers['x-custodian-organisation'] = headerSafe(principal.organisation);
+  return headers;
+}
+
 /**
  * Stage: forward the matched request through @fastify/http-proxy to the route's upstream.
  * The path forwarded is the raw path that was checked and matched, unchanged.
@@ -35,15 +53,15 @@ export async function registerProxy(app: FastifyInstance, dispatcher: Agent) {
     replyOptions: {
       getUpstream(request) {
         // The route stage guarantees an upstream; without one nothing is forwarded.
-        const upstream = request.custodian.upstream;
-        if (!upstream) throw new Error('no upstream selected');
+        const { upstream, principal, purpose } = request.custodian;
+        if (!upstream || !principal || !purpose) throw new Error('request reached the proxy without passing every stage');
         return upstream.origin;
       },
       rewriteRequestHeaders(request, headers) {
-        const upstream = request.custodian.upstream;
+        const { upstream, principal, purpose } = request.custodian;
         return upstreamRequestHeaders(request.headers, headers.host, {
           requestId: request.id,
-          asserted: {},
+          asserted: identityHeaders(principal, purpose?.config.id),
           forwardAuthorization: upstream?.forwardAuthorization ?? false,
         });
       },

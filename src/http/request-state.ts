@@ -1,5 +1,7 @@
+import type { Principal } from '../auth/principal.js';
 import type { UpstreamConfig } from '../config/types.js';
 import type { Policy } from '../policy/compile.js';
+import type { CompiledPurpose } from '../policy/purposes.js';
 import type { RequestTarget } from '../policy/request-target.js';
 import type { RouteMatch } from '../policy/routes.js';
 
@@ -13,6 +15,8 @@ export interface RequestState {
   target: RequestTarget | undefined;
   match: RouteMatch | undefined;
   upstream: UpstreamConfig | undefined;
+  principal: Principal | undefined;
+  purpose: CompiledPurpose | undefined;
 }
 
 declare module 'fastify' {
@@ -22,5 +26,12 @@ declare module 'fastify' {
 }
 
 export function emptyState(): RequestState {
-  return { policy: undefined, target: undefined, match: undefined, upstream: undefined };
+  return {
+    policy: undefined,
+    target: undefined,
+    match: undefined,
+    upstream: undefined,
+    principal: undefined,
+    purpose: undefined,
+  };
 }

@@ -7,12 +7,12 @@ export function registerRouteMatch(app: FastifyInstance, policy: PolicyHolder) {
   app.addHook('onRequest', async (request, reply) => {
     const target = request.custodian.target;
     if (!target) return sendError(reply, 'CUSTODIAN_PATH_INVALID');
-    const current = policy.current;
+    // The authenticate stage pinned the policy for this request; fall back only if it did not run.
+    const current = request.custodian.policy ?? policy.current;
     const match = current.routes.match(request.method, target.segments);
     if (!match) return sendError(reply, 'CUSTODIAN_ROUTE_NOT_FOUND');
     const upstream = current.upstreams.get(match.route.config.upstream);
     if (!upstream) return sendError(reply, 'CUSTODIAN_INTERNAL');
-    request.custodian.policy = current;
     request.custodian.match = match;
     request.custodian.upstream = upstream;
     return undefined;

@@ -5,6 +5,8 @@ import type { TlsConfig } from '../config/types.js';
 export interface ServerCertificate {
   readonly cert: string;
   readonly key: string;
+  /** CA bundle client certificates must chain to. */
+  readonly clientCa: string | undefined;
 }
 
 /** Node https server options for the data plane: TLS >= 1.2 and client-certificate mode. */
@@ -19,7 +21,7 @@ export function dataPlaneTlsOptions(
     key: certificate.key,
     minVersion: tls.minVersion,
     maxHeaderSize: maxHeaderBytes,
-    ...(tls.clientCa ? { ca: tls.clientCa } : {}),
+    ...(certificate.clientCa ? { ca: certificate.clientCa } : {}),
     requestCert: wantCert,
     // In `request` mode the handshake succeeds without a certificate; an unverified one is
     // then treated as absent (socket.authorized is false), never as an identity.

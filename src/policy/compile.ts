@@ -1,4 +1,6 @@
+import { type Authenticator, createAuthenticator } from '../auth/authenticate.js';
 import type { Config, UpstreamConfig } from '../config/types.js';
+import { type CompiledPurpose, compilePurposes } from './purposes.js';
 import { compileRoutes, type RouteTable } from './routes.js';
 
 /**
@@ -9,13 +11,32 @@ export interface Policy {
   readonly config: Config;
   readonly routes: RouteTable;
   readonly upstreams: ReadonlyMap<string, UpstreamConfig>;
+  readonly authenticator: Authenticator;
+  readonly purposes: ReadonlyMap<string, CompiledPurpose>;
+  /** Route id → purposes allowed on it. */
+  readonly routePurposes: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The clock every time-dependent check of this policy reads (frozen in tests). */
+  readonly now: () => number;
 }
 
-export function compilePolicy(config: Config): Policy {
+export interface CompileOptions {
+  readonly now?: () => number;
+}
+
+export function compilePolicy(config: Config, options: CompileOptions = {}): Policy {
+  const now = options.now ?? Date.now;
   const { table, issues } = compileRoutes(config.routes);
   // loadConfig already reported these with line numbers; a config that reaches here is clean.
   if (issues.length > 0) throw new Error(`policy does not compile: ${issues.map((i) => i.message).join('; ')}`);
-  return Object.freeze({ config, routes: table, upstreams: config.upstreams });
+  return Object.freeze({
+    config,
+    routes: table,
+    upstreams: config.upstreams,
+    authenticator: createAuthenticator(config.auth, now),
+    purposes: compilePurposes(config.purposes),
+    routePurposes: new Map(config.routes.map((r) => [r.id, new Set(r.purposes)])),
+    now,
+  });
 }
 
 /** Holds the running policy; `swap` is atomic for every request that starts afterwards. */

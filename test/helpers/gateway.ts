@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/logging.js';
 import { type RunningGateway, startGateway } from '../../src/server.js';
 import { testPki } from './certs.js';
+import { AUDIENCE, ISSUER, mint, type SigningKey, signingKey, testPurposes } from './tokens.js';
 
 export interface TestGateway extends RunningGateway {
   readonly port: number;
@@ -21,12 +22,31 @@ export function tempDir(t: { teardown(fn: () => void): void }, prefix = 'custodi
 }
 
 /** Routes for the counting origin, in the shape of the demo policy. */
-export function basicRoutes(upstream = 'origin') {
+export function basicRoutes(upstream = 'origin', purposes = ['credit_assessment', 'customer_service', 'stale_project']) {
   return [
-    { id: 'customers.detail', method: 'GET', path: '/api/customers/:customerId', upstream },
-    { id: 'customers.loans', method: 'GET', path: '/api/customers/:customerId/loans', upstream },
-    { id: 'customers.create', method: 'POST', path: '/api/customers', upstream },
+    { id: 'customers.detail', method: 'GET', path: '/api/customers/:customerId', upstream, purposes },
+    { id: 'customers.loans', method: 'GET', path: '/api/customers/:customerId/loans', upstream, purposes },
+    { id: 'customers.create', method: 'POST', path: '/api/customers', upstream, purposes },
   ];
+}
+
+/** The key the default test issuer trusts (static key source). */
+export const testKey: SigningKey = signingKey('test-1');
+
+/** The default trusted issuer: static ES256 key from a file. */
+export function staticIssuer(keyFile = 'issuer-key.pem') {
+  return {
+    id: 'test-idp',
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    algorithms: ['ES256'],
+    keys: [{ kid: testKey.kid, key: { file: keyFile } }],
+  };
+}
+
+/** Header lines of a valid credit officer declaring credit_assessment. */
+export async function staffHeaders(purpose = 'credit_assessment'): Promise<string[]> {
+  return [`Authorization: Bearer ${await mint(testKey)}`, `X-Purpose: ${purpose}`];
 }
 
 /**
@@ -36,19 +56,24 @@ export function basicRoutes(upstream = 'origin') {
 export async function startTestGateway(
   t: { teardown(fn: () => Promise<void> | void): void },
   config: Record<string, unknown>,
+  options: { now?: () => number } = {},
 ): Promise<TestGateway> {
   const pki = await testPki();
   const dir = tempDir(t);
   writeFileSync(join(dir, 'server.pem'), pki.serverCert);
   writeFileSync(join(dir, 'server-key.pem'), pki.serverKey);
+  writeFileSync(join(dir, 'issuer-key.pem'), testKey.publicPem);
+  writeFileSync(join(dir, 'client-ca.pem'), pki.caCert);
   const full = {
     listen: { data: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
     tls: { cert: { file: 'server.pem' }, key: { file: 'server-key.pem' } },
+    auth: { issuers: [staticIssuer()] },
+    purposes: testPurposes(),
     ...config,
   };
   const file = join(dir, 'custodian.yaml');
   writeFileSync(file, stringify(full));
-  const gateway = await startGateway(loadConfig(file), { logger: silentLogger(), varDir: join(dir, 'var') });
+  const gateway = await startGateway(loadConfig(file), { logger: silentLogger(), varDir: join(dir, 'var'), now: options.now });
   t.teardown(() => gateway.close());
   return { ...gateway, port: Number(new URL(gateway.dataUrl).port), ca: pki.caCert, dir };
 }

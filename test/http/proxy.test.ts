@@ -1,8 +1,11 @@
 import t from 'tap';
 import { testPki } from '../helpers/certs.js';
-import { basicRoutes, startTestGateway } from '../helpers/gateway.js';
+import { basicRoutes, staffHeaders, startTestGateway } from '../helpers/gateway.js';
 import { get, rawHttps } from '../helpers/https-client.js';
 import { startOrigin } from '../helpers/origin.js';
+
+const auth = await staffHeaders();
+const authLines = auth.join('\r\n');
 
 t.test('forwards exactly the matched path and query, with hop-by-hop and X-Custodian-* headers removed', async (t) => {
   const origin = await startOrigin();
@@ -20,8 +23,9 @@ t.test('forwards exactly the matched path and query, with hop-by-hop and X-Custo
       'X-Secret-Hop: should-not-arrive',
       'Keep-Alive: timeout=5',
       'Proxy-Authorization: Basic Zm9vOmJhcg==',
-      'Authorization: Bearer not-forwarded-by-default',
+      (await staffHeaders())[0] as string,
       'Accept: application/json',
+      `X-Purpose: credit_assessment`,
     ]),
     { ca: gw.ca },
   );
@@ -29,8 +33,9 @@ t.test('forwards exactly the matched path and query, with hop-by-hop and X-Custo
   t.equal(origin.seen.length, 1);
   const seen = origin.seen[0]!;
   t.equal(seen.url, '/api/customers/42/loans?status=active&x=%E4%B8%AD', 'path and query forwarded byte for byte');
-  t.notOk(seen.headers['x-custodian-subject'], 'client cannot assert X-Custodian-Subject');
-  t.notOk(seen.headers['x-custodian-purpose'], 'client cannot assert X-Custodian-Purpose');
+  t.equal(seen.headers['x-custodian-subject'], 'u-credit-001', 'the gateway asserts the verified subject, not the forged one');
+  t.equal(seen.headers['x-custodian-purpose'], 'credit_assessment', 'and the authorised purpose');
+  t.equal(seen.headers['x-custodian-caller-kind'], 'staff');
   t.notOk(seen.headers['x-secret-hop'], 'header named in Connection is stripped');
   t.notOk(seen.headers['keep-alive']);
   t.notOk(seen.headers['proxy-authorization']);
@@ -44,11 +49,11 @@ t.test('X-Request-Id: a well-formed inbound id is kept, a hostile one replaced',
   const origin = await startOrigin();
   t.teardown(() => origin.close());
   const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes: basicRoutes() });
-  const kept = await rawHttps(gw.port, get('/api/customers/1', ['X-Request-Id: trace-1234567890']), { ca: gw.ca });
+  const kept = await rawHttps(gw.port, get('/api/customers/1', [...auth, 'X-Request-Id: trace-1234567890']), { ca: gw.ca });
   t.equal(kept.headers['x-request-id'], 'trace-1234567890');
-  const replaced = await rawHttps(gw.port, get('/api/customers/1', ['X-Request-Id: <script>alert(1)</script>']), { ca: gw.ca });
+  const replaced = await rawHttps(gw.port, get('/api/customers/1', [...auth, 'X-Request-Id: <script>alert(1)</script>']), { ca: gw.ca });
   t.match(replaced.headers['x-request-id'], /^[0-9a-f-]{36}$/);
-  const refused = await rawHttps(gw.port, get('/nope'), { ca: gw.ca });
+  const refused = await rawHttps(gw.port, get('/nope', auth), { ca: gw.ca });
   t.equal(refused.status, 404);
   t.equal(JSON.parse(refused.body).error.requestId, refused.headers['x-request-id'], 'refusals carry the id in body and header');
 });
@@ -58,12 +63,12 @@ t.test('a request matching no route is refused with 404 and never forwarded', as
   t.teardown(() => origin.close());
   const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes: basicRoutes() });
   const cases = [
-    get('/'),
-    get('/api/customers'),
-    get('/api/customers/42/documents'),
-    get('/admin'),
-    ['DELETE /api/customers/42 HTTP/1.1', 'Host: localhost', 'Connection: close', '', ''].join('\r\n'),
-    ['TRACE /api/customers/42 HTTP/1.1', 'Host: localhost', 'Connection: close', '', ''].join('\r\n'),
+    get('/', auth),
+    get('/api/customers', auth),
+    get('/api/customers/42/documents', auth),
+    get('/admin', auth),
+    ['DELETE /api/customers/42 HTTP/1.1', 'Host: localhost', authLines, 'Connection: close', '', ''].join('\r\n'),
+    ['TRACE /api/customers/42 HTTP/1.1', 'Host: localhost', authLines, 'Connection: close', '', ''].join('\r\n'),
   ];
   for (const request of cases) {
     const res = await rawHttps(gw.port, request, { ca: gw.ca });
@@ -107,7 +112,7 @@ t.test('ambiguous and hostile paths are refused with 400 and never forwarded', a
     '*',
   ];
   for (const path of hostile) {
-    const res = await rawHttps(gw.port, get(path), { ca: gw.ca });
+    const res = await rawHttps(gw.port, get(path, auth), { ca: gw.ca });
     t.equal(res.status, 400, `refused: ${path.slice(0, 60)}`);
     t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_PATH_INVALID', path.slice(0, 60));
     t.notMatch(res.body, /admin|script|jsessionid|evil/, 'the refusal does not echo the path');
@@ -126,7 +131,7 @@ t.test('oversized headers are refused with 431 before routing', async (t) => {
     routes: basicRoutes(),
     limits: { maxHeaderBytes: 4096 },
   });
-  const res = await rawHttps(gw.port, get('/api/customers/1', [`X-Big: ${'a'.repeat(8000)}`]), { ca: gw.ca });
+  const res = await rawHttps(gw.port, get('/api/customers/1', [...auth, `X-Big: ${'a'.repeat(8000)}`]), { ca: gw.ca });
   t.equal(res.status, 431);
   t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_HEADERS_TOO_LARGE');
   t.equal(origin.seen.length, 0);
@@ -141,7 +146,7 @@ t.test('a declared body over the limit is refused before it is read', async (t) 
     limits: { maxBodyBytes: 1024 },
   });
   const body = JSON.stringify({ note: 'x'.repeat(2000) });
-  const req = ['POST /api/customers HTTP/1.1', 'Host: localhost', 'Content-Type: application/json', `Content-Length: ${body.length}`, 'Connection: close', '', body].join('\r\n');
+  const req = ['POST /api/customers HTTP/1.1', 'Host: localhost', authLines, 'Content-Type: application/json', `Content-Length: ${body.length}`, 'Connection: close', '', body].join('\r\n');
   const res = await rawHttps(gw.port, req, { ca: gw.ca });
   t.equal(res.status, 413);
   t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_BODY_TOO_LARGE');
@@ -159,7 +164,7 @@ t.test('upstream failures map to stable codes', async (t) => {
       upstreams: { origin: { url: origin.url, allowPlaintext: true, responseTimeoutMs: 300 } },
       routes: basicRoutes(),
     });
-    const res = await rawHttps(gw.port, get('/api/customers/1'), { ca: gw.ca });
+    const res = await rawHttps(gw.port, get('/api/customers/1', auth), { ca: gw.ca });
     t.equal(res.status, 504);
     t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_UPSTREAM_TIMEOUT');
   });
@@ -169,7 +174,7 @@ t.test('upstream failures map to stable codes', async (t) => {
     const url = origin.url;
     await origin.close();
     const gw = await startTestGateway(t, { upstreams: { origin: { url, allowPlaintext: true } }, routes: basicRoutes() });
-    const res = await rawHttps(gw.port, get('/api/customers/1'), { ca: gw.ca });
+    const res = await rawHttps(gw.port, get('/api/customers/1', auth), { ca: gw.ca });
     t.equal(res.status, 503);
     t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_UPSTREAM_UNAVAILABLE');
   });
@@ -183,7 +188,7 @@ t.test('upstream failures map to stable codes', async (t) => {
       setTimeout(() => res.socket?.destroy(), 20);
     });
     const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes: basicRoutes() });
-    const res = await rawHttps(gw.port, get('/api/customers/1'), { ca: gw.ca });
+    const res = await rawHttps(gw.port, get('/api/customers/1', auth), { ca: gw.ca });
     t.ok(res.status !== 200 || res.truncated, 'either refused or visibly truncated, never a complete 200');
   });
 
@@ -193,13 +198,13 @@ t.test('upstream failures map to stable codes', async (t) => {
     t.teardown(() => origin.close());
     const url = origin.url.replace('127.0.0.1', 'localhost');
     const untrusted = await startTestGateway(t, { upstreams: { origin: { url } }, routes: basicRoutes() });
-    const refused = await rawHttps(untrusted.port, get('/api/customers/1'), { ca: untrusted.ca });
+    const refused = await rawHttps(untrusted.port, get('/api/customers/1', auth), { ca: untrusted.ca });
     t.equal(refused.status, 502);
     t.equal(JSON.parse(refused.body).error.code, 'CUSTODIAN_UPSTREAM_TLS');
     t.equal(origin.seen.length, 0);
 
     const trusted = await startTestGateway(t, { upstreams: { origin: { url, ca: pki.caCert } }, routes: basicRoutes() });
-    const ok = await rawHttps(trusted.port, get('/api/customers/1'), { ca: trusted.ca });
+    const ok = await rawHttps(trusted.port, get('/api/customers/1', auth), { ca: trusted.ca });
     t.equal(ok.status, 200, 'verified against the configured CA');
     t.equal(origin.seen.length, 1);
   });
@@ -212,6 +217,6 @@ t.test('forwardAuthorization: true passes the client Authorization through', asy
     upstreams: { origin: { url: origin.url, allowPlaintext: true, forwardAuthorization: true } },
     routes: basicRoutes(),
   });
-  await rawHttps(gw.port, get('/api/customers/1', ['Authorization: Bearer abc']), { ca: gw.ca });
-  t.equal(origin.seen[0]?.headers.authorization, 'Bearer abc');
+  await rawHttps(gw.port, get('/api/customers/1', auth), { ca: gw.ca });
+  t.equal(origin.seen[0]?.headers.authorization, auth[0]?.slice('Authorization: '.length));
 });

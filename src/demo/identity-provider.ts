@@ -1,0 +1,76 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { exportJWK, SignJWT } from 'jose';
+
+/**
+ * A stand-in identity provider for the demo only: it publishes a JWKS and mints tokens for the
+ * demo's cast of callers. Custodian itself never issues tokens; in production it trusts the
+ * company's own IdP.
+ */
+export const DEMO_ISSUER = 'https://idp.custodian-demo.local';
+export const DEMO_AUDIENCE = 'custodian-demo';
+const KID = 'demo-idp-1';
+
+export interface DemoIdentityProvider {
+  readonly server: FastifyInstance;
+  mint(claims: Record<string, unknown>, lifetimeSec: number): Promise<string>;
+}
+
+function signingKey(varDir: string): KeyObject {
+  const file = join(varDir, 'demo-idp-key.pem');
+  if (!existsSync(file)) {
+    mkdirSync(varDir, { recursive: true });
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  }
+  return createPrivateKey(readFileSync(file, 'utf8'));
+}
+
+export async function createDemoIdentityProvider(varDir: string): Promise<DemoIdentityProvider> {
+  const key = signingKey(varDir);
+  const jwk = { ...(await exportJWK(createPublicKey(key))), kid: KID, alg: 'ES256', use: 'sig' };
+  const server = Fastify({ logger: false }) as unknown as FastifyInstance;
+  server.get('/.well-known/jwks.json', async () => ({ keys: [jwk] }));
+  return {
+    server,
+    async mint(claims, lifetimeSec) {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ iss: DEMO_ISSUER, aud: DEMO_AUDIENCE, iat: now, exp: now + lifetimeSec, ...claims })
+        .setProtectedHeader({ alg: 'ES256', kid: KID, typ: 'JWT' })
+        .sign(key);
+    },
+  };
+}
+
+/** RFC 8705 x5t#S256 of a PEM certificate, to bind the partner's token to its certificate. */
+export function certificateThumbprint(pem: string): string {
+  return createHash('sha256').update(new X509Certificate(pem).raw).digest('base64url');
+}
+
+/** The demo's cast: each key of var/demo-tokens.json and the claims behind it. */
+export function demoCast(nowSec: number, partnerCertPem: string): Record<string, Record<string, unknown>> {
+  const current = { training: nowSec + 180 * 86400, nda: true };
+  return {
+    credit_officer: { sub: 'staff-0017', kind: 'staff', roles: ['credit_officer'], attestations: current },
+    risk_analyst: { sub: 'staff-0042', kind: 'staff', roles: ['risk_analyst'], attestations: current },
+    cs_agent: { sub: 'staff-0108', kind: 'staff', roles: ['cs_agent'], attestations: current },
+    collector: { sub: 'staff-0233', kind: 'staff', roles: ['collector'], attestations: current },
+    auditor: { sub: 'staff-0007', kind: 'staff', roles: ['auditor'], attestations: current },
+    partner: {
+      sub: 'bureau-a',
+      kind: 'partner',
+      org: 'bureau-a',
+      roles: ['credit_bureau'],
+      attestations: { nda: true },
+      cnf: { 'x5t#S256': certificateThumbprint(partnerCertPem) },
+    },
+    training_lapsed: {
+      sub: 'staff-0311',
+      kind: 'staff',
+      roles: ['credit_officer'],
+      attestations: { training: nowSec - 30 * 86400, nda: true },
+    },
+  };
+}

@@ -1,0 +1,172 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { isAbsolute, join, relative } from 'node:path';
+import { parseDocument } from 'yaml';
+import { parseConfig } from '../config/load.js';
+import type { Logger } from '../logging.js';
+import { shipped } from '../paths.js';
+import { type RunningGateway, startGateway } from '../server.js';
+import { createDemoIdentityProvider, demoCast } from './identity-provider.js';
+import { buildLoanApi } from './loan-api.js';
+import { ensureDemoPki } from './pki.js';
+
+export interface DemoOptions {
+  readonly varDir: string;
+  /** Bind every listener to an ephemeral loopback port instead of the documented ones (tests). */
+  readonly ephemeralPorts?: boolean;
+  readonly logger?: Logger;
+}
+
+export interface RunningDemo {
+  readonly gateway: RunningGateway;
+  /** Tokens by cast name, as written to var/demo-tokens.json. */
+  readonly tokens: Readonly<Record<string, string>>;
+  /** What `npm start` prints: tokens and curl lines. */
+  readonly instructions: string;
+  close(): Promise<void>;
+}
+
+const TOKEN_LIFETIME_SEC = 12 * 3600;
+
+/**
+ * Start the whole demo: identity provider, demo loan API, and the gateway in front of it with
+ * config/demo.yaml. Tokens are minted fresh at every start and written to var/.
+ */
+export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+  const { varDir } = options;
+  const pki = await ensureDemoPki(varDir);
+  const idp = await createDemoIdentityProvider(varDir);
+  const loanApi = buildLoanApi({ customers: 1000 });
+
+  const source = shipped('config/demo.yaml');
+  const doc = parseDocument(readFileSync(source, 'utf8'));
+  const loansUrl = new URL(String(doc.getIn(['upstreams', 'loans', 'url'])));
+  const jwksUrl = new URL(String(doc.getIn(['auth', 'issuers', 0, 'jwks', 'url'])));
+  const ephemeral = options.ephemeralPorts ?? false;
+  await loanApi.listen({ host: loansUrl.hostname, port: ephemeral ? 0 : Number(loansUrl.port) });
+  await idp.server.listen({ host: jwksUrl.hostname, port: ephemeral ? 0 : Number(jwksUrl.port) });
+  if (ephemeral) {
+    loansUrl.port = String((loanApi.server.address() as AddressInfo).port);
+    jwksUrl.port = String((idp.server.server.address() as AddressInfo).port);
+    doc.setIn(['upstreams', 'loans', 'url'], loansUrl.origin);
+    doc.setIn(['auth', 'issuers', 0, 'jwks', 'url'], jwksUrl.href);
+    for (const listener of ['data', 'plaintext', 'admin']) {
+      doc.setIn(['listen', listener, 'host'], '127.0.0.1');
+      doc.setIn(['listen', listener, 'port'], 0);
+    }
+  }
+
+  let gateway: RunningGateway;
+  try {
+    const config = parseConfig(source, doc.toString());
+    gateway = await startGateway(config, { varDir, logger: options.logger });
+  } catch (err) {
+    await Promise.allSettled([loanApi.close(), idp.server.close()]);
+    throw err;
+  }
+
+  const cast = demoCast(Math.floor(Date.now() / 1000), pki.partnerCert);
+  const tokens: Record<string, string> = {};
+  for (const [name, claims] of Object.entries(cast)) tokens[name] = await idp.mint(claims, TOKEN_LIFETIME_SEC);
+  writeFileSync(join(varDir, 'demo-tokens.json'), `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+  const envFile = join(varDir, 'demo-env.sh');
+  writeFileSync(
+    envFile,
+    `${Object.entries(tokens)
+      .map(([name, token]) => `export ${name.toUpperCase()}='${token}'`)
+      .join('\n')}\n`,
+    { mode: 0o600 },
+  );
+
+  const instructions = demoInstructions({
+    dataUrl: gateway.dataUrl.replace('127.0.0.1', 'localhost'),
+    adminUrl: gateway.adminUrl,
+    plaintextUrl: gateway.plaintextUrl?.replace('127.0.0.1', 'localhost'),
+    loansOrigin: loansUrl.origin,
+    caPath: shortPath(pki.caCertPath),
+    partnerCert: shortPath(pki.partnerCertPath),
+    partnerKey: shortPath(pki.partnerKeyPath),
+    envFile: shortPath(envFile),
+    tokens,
+  });
+
+  return {
+    gateway,
+    tokens,
+    instructions,
+    async close() {
+      await gateway.close();
+      await Promise.allSettled([loanApi.close(), idp.server.close()]);
+    },
+  };
+}
+
+/** A path relative to the working directory when it lies below it (shorter curl lines). */
+function shortPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') || isAbsolute(rel) ? path : rel;
+}
+
+interface InstructionFacts {
+  dataUrl: string;
+  adminUrl: string;
+  plaintextUrl: string | undefined;
+  loansOrigin: string;
+  caPath: string;
+  partnerCert: string;
+  partnerKey: string;
+  envFile: string;
+  tokens: Record<string, string>;
+}
+
+/**
+ * The curl lines. Each ends with `# expect <status> [code]`; the demo test runs every line and
+ * checks that expectation, so the printed examples cannot drift from what the gateway does.
+ */
+function demoInstructions(f: InstructionFacts): string {
+  const curl = (token: string | undefined, purpose: string | undefined, path: string, extra = '') =>
+    [
+      `curl --cacert ${f.caPath}`,
+      extra,
+      token ? `-H "Authorization: Bearer $${token.toUpperCase()}"` : '',
+      purpose ? `-H "X-Purpose: ${purpose}"` : '',
+      `'${f.dataUrl}${path}'`,
+    ]
+      .filter(Boolean)
+      .join(' ');
+  const partnerTls = `--cert ${f.partnerCert} --key ${f.partnerKey}`;
+  const examples: [string, string][] = [
+    [curl('credit_officer', 'credit_assessment', '/api/customers/42'), 'expect 200'],
+    [curl('cs_agent', 'customer_service', '/api/customers?page=1&pageSize=5'), 'expect 200'],
+    [curl('collector', 'collection', '/api/customers/42/loans'), 'expect 200'],
+    [curl('partner', 'credit_reporting', '/api/customers/42', partnerTls), 'expect 200 (partner: certificate + bound token)'],
+    [curl(undefined, undefined, '/api/customers/42'), 'expect 401 CUSTODIAN_AUTH_MISSING'],
+    [curl('credit_officer', undefined, '/api/customers/42'), 'expect 403 CUSTODIAN_PURPOSE_MISSING'],
+    [curl('cs_agent', 'credit_assessment', '/api/customers/42'), 'expect 403 CUSTODIAN_PURPOSE_NOT_ALLOWED'],
+    [curl('training_lapsed', 'credit_assessment', '/api/customers/42'), 'expect 403 CUSTODIAN_ATTESTATION_LAPSED'],
+    [curl('partner', 'credit_reporting', '/api/customers/42'), 'expect 403 CUSTODIAN_CLIENT_CERT_REQUIRED'],
+    [curl('auditor', 'internal_audit', '/api/exports/customers?count=5'), 'expect 403 CUSTODIAN_PURPOSE_NOT_ALLOWED'],
+    [curl('credit_officer', 'credit_assessment', '/api/customers/..%2f..%2fadmin'), 'expect 400 CUSTODIAN_PATH_INVALID'],
+    [curl('credit_officer', 'credit_assessment', '/internal/anything'), 'expect 404 CUSTODIAN_ROUTE_NOT_FOUND'],
+  ];
+  if (f.plaintextUrl) examples.push([`curl '${f.plaintextUrl}/api/customers/42'`, 'expect 403 CUSTODIAN_TLS_REQUIRED']);
+  return [
+    '',
+    'Custodian demo is running.',
+    `  data plane    ${f.dataUrl}   (CA: ${f.caPath})`,
+    `  admin plane   ${f.adminUrl}/readyz`,
+    f.plaintextUrl ? `  plaintext     ${f.plaintextUrl}   (refuses every request)` : undefined,
+    `  demo loan API ${f.loansOrigin}   (behind the gateway; loopback only)`,
+    '',
+    `Demo tokens (valid 12 hours; also in ${f.envFile.replace('demo-env.sh', 'demo-tokens.json')}):`,
+    ...Object.entries(f.tokens).map(([name, token]) => `  ${name.toUpperCase()}=${token}`),
+    '',
+    `Load them into your shell, then try the examples:`,
+    `  source ${f.envFile}`,
+    ...examples.flatMap(([line, expect]) => [`  # ${expect}`, `  ${line}`]),
+    '',
+    'Press Ctrl-C to stop.',
+  ]
+    .filter((l) => l !== undefined)
+    .join('\n');
+}

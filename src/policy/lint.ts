@@ -1,0 +1,41 @@
+import type { PathIssue } from '../config/issues.js';
+import type { Config } from '../config/types.js';
+import { endOfDayEpoch } from '../config/build-auth.js';
+
+/**
+ * Rules that load fine but would silently do nothing — the typo that disables a rule without
+ * anyone noticing. `custodian check` reports them; `serve` logs them.
+ */
+export function lintPolicy(config: Config, nowSec: number = Date.now() / 1000): PathIssue[] {
+  const warnings: PathIssue[] = [];
+  const usedPurposes = new Set(config.routes.flatMap((r) => r.purposes));
+  const livePurposes = new Set<string>();
+
+  config.purposes.forEach((p, index) => {
+    const path = ['purposes', index];
+    const expired = nowSec > endOfDayEpoch(p.reviewUntil);
+    if (expired) warnings.push({ path: [...path, 'reviewUntil'], message: `purpose "${p.id}" review expired on ${p.reviewUntil}: it is disabled` });
+    if (p.roles.length === 0 || p.callerKinds.length === 0) {
+      warnings.push({ path, message: `purpose "${p.id}" names no ${p.roles.length === 0 ? 'roles' : 'caller kinds'}: nobody can use it` });
+    } else if (!expired) {
+      livePurposes.add(p.id);
+    }
+    if (!usedPurposes.has(p.id)) warnings.push({ path, message: `purpose "${p.id}" is not allowed on any route` });
+  });
+
+  config.routes.forEach((r, index) => {
+    if (r.purposes.length === 0) {
+      warnings.push({ path: ['routes', index], message: `route "${r.id}" allows no purpose: every request to it is refused` });
+    } else if (!r.purposes.some((p) => livePurposes.has(p))) {
+      warnings.push({ path: ['routes', index, 'purposes'], message: `route "${r.id}": no purpose it allows is usable` });
+    }
+  });
+
+  if (config.auth.issuers.length === 0 && config.auth.clientCertificates.length === 0) {
+    warnings.push({ path: ['auth'], message: 'no token issuer or client-certificate mapping: no caller can authenticate' });
+  }
+  if (config.auth.clientCertificates.length > 0 && config.tls.clientCertificate === 'none') {
+    warnings.push({ path: ['auth', 'clientCertificates'], message: 'client-certificate mappings are unused while tls.clientCertificate is none' });
+  }
+  return warnings;
+}
