@@ -27,6 +27,24 @@ const catalogue = {
   CUSTODIAN_UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream service did not answer in time.' },
   CUSTODIAN_UPSTREAM_ERROR: { status: 502, message: 'The upstream service failed or sent an invalid response.' },
   CUSTODIAN_UPSTREAM_TLS: { status: 502, message: 'The upstream certificate could not be verified.' },
+  // Response transform (masking)
+  CUSTODIAN_TRANSFORM_UNSUPPORTED_CONTENT: {
+    status: 502,
+    message: 'The upstream answered with a content type this route cannot mask; nothing was released.',
+  },
+  CUSTODIAN_TRANSFORM_INVALID_BODY: {
+    status: 502,
+    message: 'The upstream body is not valid JSON (or is nested too deeply); nothing was released.',
+  },
+  CUSTODIAN_TRANSFORM_TRUNCATED: { status: 502, message: 'The upstream body ended early; nothing was released.' },
+  CUSTODIAN_TRANSFORM_TOO_LARGE: {
+    status: 502,
+    message: 'The upstream body is larger than the gateway will buffer for masking; nothing was released.',
+  },
+  CUSTODIAN_TRANSFORM_ENCODING: {
+    status: 502,
+    message: 'The upstream body uses an unsupported or oversized content encoding; nothing was released.',
+  },
   // Authentication
   CUSTODIAN_AUTH_MISSING: { status: 401, message: 'A bearer token is required in the Authorization header.' },
   CUSTODIAN_AUTH_INVALID: { status: 401, message: 'The bearer token is not valid.' },

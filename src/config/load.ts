@@ -3,6 +3,15 @@ import { dirname, resolve } from 'node:path';
 import { compileRoutes } from '../policy/routes.js';
 import { type BuildContext, buildAuth, buildPurposes, type RawAuth, type RawPurpose } from './build-auth.js';
 import { isLoopbackHost } from './loopback.js';
+import {
+  buildClassification,
+  buildMasking,
+  buildViews,
+  checkPseudonymKey,
+  type RawClassification,
+  type RawMasking,
+  type RawView,
+} from './build-masking.js';
 import { ConfigError, type ConfigIssue, type PathIssue } from './issues.js';
 import { validateAgainstSchema } from './schema.js';
 import { resolveSecret, type SecretRef } from './secrets.js';
@@ -32,9 +41,22 @@ interface RawConfig {
       forwardAuthorization?: boolean;
     }
   >;
-  routes: { id: string; method: HttpMethod | HttpMethod[]; path: string; upstream: string; purposes?: string[] }[];
+  routes: {
+    id: string;
+    method: HttpMethod | HttpMethod[];
+    path: string;
+    upstream: string;
+    purposes?: string[];
+    unknownFields?: 'drop' | 'keep';
+    detectors?: boolean;
+    observe?: boolean;
+    passthrough?: string[];
+    views?: Record<string, RawView>;
+  }[];
   auth?: RawAuth;
   purposes?: RawPurpose[];
+  classification?: RawClassification;
+  masking?: RawMasking;
 }
 
 export interface LoadOptions {
@@ -97,6 +119,11 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
   const auth = buildAuth(raw.auth, ctx);
   const purposes = buildPurposes(raw.purposes, ctx);
   const purposeIds = new Set(purposes.map((p) => p.id));
+  const masking = buildMasking(raw.masking, ctx);
+  const classification = buildClassification(raw.classification);
+  for (const [kind, map] of [['fields', classification.fields], ['paths', classification.paths]] as const) {
+    for (const [name, entry] of map) checkPseudonymKey(entry.operator, masking, ctx, ['classification', kind, name]);
+  }
 
   const upstreams = new Map<string, UpstreamConfig>();
   for (const [name, u] of Object.entries(raw.upstreams)) {
@@ -132,12 +159,23 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
         issues.push({ path: ['routes', index, 'purposes', i], message: `unknown purpose "${purpose}"` });
       }
     });
+    const routePurposes = [...(r.purposes ?? [])];
+    (r.passthrough ?? []).forEach((purpose, i) => {
+      if (!routePurposes.includes(purpose)) {
+        issues.push({ path: ['routes', index, 'passthrough', i], message: `passthrough for purpose "${purpose}", which this route does not allow` });
+      }
+    });
     return {
       id: r.id,
       methods: Array.isArray(r.method) ? [...r.method] : [r.method],
       path: r.path,
       upstream: r.upstream,
-      purposes: [...(r.purposes ?? [])],
+      purposes: routePurposes,
+      unknownFields: r.unknownFields ?? 'drop',
+      detectors: r.detectors ?? true,
+      observe: r.observe ?? false,
+      passthrough: [...(r.passthrough ?? [])],
+      views: buildViews(r.views, index, routePurposes, masking, ctx),
     };
   });
   issues.push(...compileRoutes(routes).issues);
@@ -187,6 +225,8 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     routes,
     auth,
     purposes,
+    classification,
+    masking,
   };
   return { config: deepFreeze(config), locate: (issue) => doc.locate(issue) };
 }

@@ -4,6 +4,8 @@
  * types are what the rest of the gateway reads.
  */
 
+import type { OperatorSpec } from '../mask/operators.js';
+
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
 export interface Address {
@@ -44,6 +46,50 @@ export interface RouteConfig {
   readonly upstream: string;
   /** Purposes that may be declared on this route; empty means every request is refused. */
   readonly purposes: readonly string[];
+  /** Fields the dictionary does not know: dropped unless the route says keep. */
+  readonly unknownFields: 'drop' | 'keep';
+  /** Scan released free text for identifiers (only an explicit false turns it off). */
+  readonly detectors: boolean;
+  /** Decide and report, but release the upstream body unchanged. */
+  readonly observe: boolean;
+  /** Purposes for which a non-JSON body may pass through untransformed. */
+  readonly passthrough: readonly string[];
+  /** Per-purpose views; a purpose without one gets the default view. */
+  readonly views: Readonly<Record<string, ViewConfig>>;
+}
+
+export type DataClass = 'C3' | 'C2' | 'C1' | 'public';
+
+/** A view operator: a concrete operator, or `default` for the dictionary's operator of the field. */
+export type ViewOperator = OperatorSpec | 'default';
+
+export interface ViewConfig {
+  readonly classes: Readonly<Partial<Record<DataClass, ViewOperator>>>;
+  readonly fields: Readonly<Record<string, ViewOperator>>;
+}
+
+export interface ClassificationEntry {
+  readonly class: DataClass;
+  /** What happens to the field when a view does not say otherwise (C2) or asks for `default`. */
+  readonly operator: OperatorSpec;
+}
+
+export interface Classification {
+  /** By key name, at any depth. */
+  readonly fields: ReadonlyMap<string, ClassificationEntry>;
+  /** By JSON path ($.items[*].remarks); takes precedence over the name. */
+  readonly paths: ReadonlyMap<string, ClassificationEntry>;
+}
+
+export interface MaskingConfig {
+  /** Bodies larger than this (or of unknown length) that are JSON arrays are masked as a stream. */
+  readonly streamThresholdBytes: number;
+  /** Largest body buffered whole; a larger non-array body is refused. */
+  readonly maxBufferedBytes: number;
+  /** Cap on decompressed output when an upstream compresses despite being asked not to. */
+  readonly maxDecompressedBytes: number;
+  readonly pseudonymKeys: ReadonlyMap<string, string>;
+  readonly activePseudonymKey: string | undefined;
 }
 
 export type CallerKind = 'staff' | 'service' | 'partner';
@@ -131,4 +177,6 @@ export interface Config {
   readonly routes: readonly RouteConfig[];
   readonly auth: AuthConfig;
   readonly purposes: readonly PurposeConfig[];
+  readonly classification: Classification;
+  readonly masking: MaskingConfig;
 }

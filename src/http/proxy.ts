@@ -1,10 +1,11 @@
 import type { Agent } from 'undici';
 import fastifyHttpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { ErrorCode } from '../errors.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.js';
 import { sendError } from './errors.js';
+import { transformResponse, type UpstreamResponse } from './transform.js';
 
 const ALL_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'];
 
@@ -67,6 +68,15 @@ export async function registerProxy(app: FastifyInstance, dispatcher: Agent) {
       },
       rewriteHeaders(headers) {
         return clientResponseHeaders(headers);
+      },
+      onResponse(request, reply, res) {
+        // Every response passes the transform stage: nothing reaches the client unmasked.
+        const r = reply as unknown as FastifyReply;
+        transformResponse(request as unknown as FastifyRequest, r, res as unknown as UpstreamResponse).catch((err: unknown) => {
+          // Fail closed: whatever went wrong, no unmasked byte is released.
+          r.request.log.error({ err }, 'transform stage failed');
+          r.raw.destroy();
+        });
       },
       onError(rawReply, { error }) {
         const reply = rawReply as unknown as FastifyReply;

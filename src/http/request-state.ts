@@ -2,6 +2,7 @@ import type { Principal } from '../auth/principal.js';
 import type { UpstreamConfig } from '../config/types.js';
 import type { Policy } from '../policy/compile.js';
 import type { CompiledPurpose } from '../policy/purposes.js';
+import type { FieldReport } from '../mask/report.js';
 import type { RequestTarget } from '../policy/request-target.js';
 import type { RouteMatch } from '../policy/routes.js';
 
@@ -17,6 +18,10 @@ export interface RequestState {
   upstream: UpstreamConfig | undefined;
   principal: Principal | undefined;
   purpose: CompiledPurpose | undefined;
+  /** What masking did to the response (names only), for the audit record. */
+  fieldReport: FieldReport | undefined;
+  /** A streamed response was cut off because its body could not be masked. */
+  transformFailed: boolean;
 }
 
 declare module 'fastify' {
@@ -33,5 +38,7 @@ export function emptyState(): RequestState {
     upstream: undefined,
     principal: undefined,
     purpose: undefined,
+    fieldReport: undefined,
+    transformFailed: false,
   };
 }

@@ -1,5 +1,6 @@
 import { type Authenticator, createAuthenticator } from '../auth/authenticate.js';
 import type { Config, UpstreamConfig } from '../config/types.js';
+import { compileFieldPlan, type FieldPlan } from '../mask/plan.js';
 import { type CompiledPurpose, compilePurposes } from './purposes.js';
 import { compileRoutes, type RouteTable } from './routes.js';
 
@@ -15,6 +16,8 @@ export interface Policy {
   readonly purposes: ReadonlyMap<string, CompiledPurpose>;
   /** Route id → purposes allowed on it. */
   readonly routePurposes: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Route id → purpose → the compiled view of responses. */
+  readonly plans: ReadonlyMap<string, ReadonlyMap<string, FieldPlan>>;
   /** The clock every time-dependent check of this policy reads (frozen in tests). */
   readonly now: () => number;
 }
@@ -35,6 +38,7 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Pol
     authenticator: createAuthenticator(config.auth, now),
     purposes: compilePurposes(config.purposes),
     routePurposes: new Map(config.routes.map((r) => [r.id, new Set(r.purposes)])),
+    plans: compilePlans(config),
     now,
   });
 }
@@ -54,4 +58,15 @@ export class PolicyHolder {
   swap(next: Policy): void {
     this.#current = next;
   }
+}
+
+function compilePlans(config: Config): Map<string, Map<string, FieldPlan>> {
+  const keys = { active: config.masking.activePseudonymKey, secrets: config.masking.pseudonymKeys };
+  const plans = new Map<string, Map<string, FieldPlan>>();
+  for (const route of config.routes) {
+    const byPurpose = new Map<string, FieldPlan>();
+    for (const purpose of route.purposes) byPurpose.set(purpose, compileFieldPlan(route, purpose, config.classification, keys));
+    plans.set(route.id, byPurpose);
+  }
+  return plans;
 }

@@ -47,6 +47,8 @@ export function upstreamRequestHeaders(
     (out as Record<string, string | string[]>)[name] = value;
   }
   if (host !== undefined) out.host = host;
+  // Ask for an uncompressed body: the gateway must read it to mask it.
+  out['accept-encoding'] = 'identity';
   out['x-custodian-request-id'] = identity.requestId;
   for (const [name, value] of Object.entries(identity.asserted)) out[name] = value;
   return out;

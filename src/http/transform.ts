@@ -1,0 +1,141 @@
+import { PassThrough, type Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorCode } from '../errors.js';
+import { decodedBody, firstSignificantByte, isJsonContentType, readPrefix } from '../mask/body.js';
+import { FieldReport } from '../mask/report.js';
+import { ArrayMaskingStream } from '../mask/stream-array.js';
+import { TransformError, transformValue } from '../mask/walk.js';
+import { sendError } from './errors.js';
+
+/** The part of an undici response reply-from hands to onResponse. */
+export interface UpstreamResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly stream: Readable;
+}
+
+const CODE_FOR: Record<TransformError['reason'], ErrorCode> = {
+  invalid_json: 'CUSTODIAN_TRANSFORM_INVALID_BODY',
+  too_deep: 'CUSTODIAN_TRANSFORM_INVALID_BODY',
+  truncated: 'CUSTODIAN_TRANSFORM_TRUNCATED',
+  too_large: 'CUSTODIAN_TRANSFORM_TOO_LARGE',
+  unsupported_content: 'CUSTODIAN_TRANSFORM_UNSUPPORTED_CONTENT',
+  bad_encoding: 'CUSTODIAN_TRANSFORM_ENCODING',
+};
+
+function header(res: UpstreamResponse, name: string): string | undefined {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** Replace whatever upstream headers were copied with a refusal. Nothing of the body is sent. */
+function refuse(reply: FastifyReply, res: UpstreamResponse, err: unknown): void {
+  res.stream.destroy();
+  const code = err instanceof TransformError ? CODE_FOR[err.reason] : 'CUSTODIAN_TRANSFORM_INVALID_BODY';
+  reply.request.log.warn({ code, route: reply.request.custodian.match?.route.config.id }, 'response refused by transform');
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
+  sendError(reply, code);
+}
+
+/** Headers of a body the gateway rewrote: its length, validators and digests no longer hold. */
+function rewrittenHeaders(reply: FastifyReply): void {
+  for (const name of ['content-length', 'etag', 'content-md5', 'content-encoding', 'digest', 'content-digest', 'last-modified']) {
+    reply.removeHeader(name);
+  }
+  reply.header('content-type', 'application/json; charset=utf-8');
+  reply.header('cache-control', 'no-store');
+}
+
+/**
+ * Stage: transform the upstream response into the purpose's view before any byte is released.
+ * Small bodies are buffered, parsed, masked and re-serialised; large JSON arrays are masked as a
+ * stream with bounded memory; anything that cannot be masked is refused with 502.
+ */
+export async function transformResponse(request: FastifyRequest, reply: FastifyReply, res: UpstreamResponse): Promise<void> {
+  const { policy, match, purpose } = request.custodian;
+  const plan = policy && match && purpose ? policy.plans.get(match.route.config.id)?.get(purpose.config.id) : undefined;
+  if (!policy || !match || !purpose || !plan) {
+    refuse(reply, res, new TransformError('unsupported_content'));
+    return;
+  }
+  const route = match.route.config;
+  const report = new FieldReport();
+  request.custodian.fieldReport = report;
+  const masking = policy.config.masking;
+
+  const declaredLength = header(res, 'content-length');
+  const bodyless = request.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304 || declaredLength === '0';
+  if (bodyless) {
+    res.stream.resume();
+    reply.removeHeader('content-length');
+    reply.send();
+    return;
+  }
+
+  if (!isJsonContentType(header(res, 'content-type'))) {
+    if (route.passthrough.includes(purpose.config.id) || route.observe) {
+      reply.send(res.stream);
+      return;
+    }
+    refuse(reply, res, new TransformError('unsupported_content'));
+    return;
+  }
+
+  let body: Readable;
+  try {
+    body = decodedBody(res.stream, header(res, 'content-encoding'), masking.maxDecompressedBytes);
+  } catch (err) {
+    refuse(reply, res, err);
+    return;
+  }
+
+  try {
+    const prefix = await readPrefix(body, route.observe ? masking.maxBufferedBytes : masking.streamThresholdBytes);
+    if (route.observe) {
+      // Observe: decide and report on what we could read, release the upstream bytes unchanged.
+      if (prefix.ended) {
+        transformValue(JSON.parse(Buffer.concat(prefix.chunks).toString('utf8')), plan, report);
+        reply.send(Buffer.concat(prefix.chunks));
+      } else {
+        const rest = new PassThrough();
+        for (const chunk of prefix.chunks) rest.write(chunk);
+        body.pipe(rest);
+        reply.send(rest);
+      }
+      reply.removeHeader('content-encoding');
+      reply.removeHeader('content-length');
+      return;
+    }
+    if (prefix.ended) {
+      const value = JSON.parse(Buffer.concat(prefix.chunks).toString('utf8'));
+      const masked = JSON.stringify(transformValue(value, plan, report));
+      rewrittenHeaders(reply);
+      reply.send(masked);
+      return;
+    }
+    if (firstSignificantByte(prefix.chunks) !== 0x5b) {
+      // Not an array: only buffering could mask it, and it is over the streaming threshold.
+      const whole = await readPrefix(body, masking.maxBufferedBytes - prefix.bytes);
+      if (!whole.ended) throw new TransformError('too_large');
+      const value = JSON.parse(Buffer.concat([...prefix.chunks, ...whole.chunks]).toString('utf8'));
+      const masked = JSON.stringify(transformValue(value, plan, report));
+      rewrittenHeaders(reply);
+      reply.send(masked);
+      return;
+    }
+    const masker = new ArrayMaskingStream(plan, report, masking.maxBufferedBytes);
+    masker.on('error', (err) => {
+      // Headers are gone; cutting the connection is the only honest signal left.
+      request.log.warn({ code: err instanceof TransformError ? CODE_FOR[err.reason] : 'CUSTODIAN_TRANSFORM_INVALID_BODY' }, 'streamed response aborted');
+      request.custodian.transformFailed = true;
+      reply.raw.destroy();
+    });
+    body.on('error', (err) => masker.destroy(err instanceof TransformError ? err : new TransformError('truncated', { cause: err })));
+    for (const chunk of prefix.chunks) masker.write(chunk);
+    body.pipe(masker);
+    rewrittenHeaders(reply);
+    reply.send(masker);
+  } catch (err) {
+    refuse(reply, res, err instanceof SyntaxError ? new TransformError('invalid_json', { cause: err }) : err);
+  }
+}

@@ -1,0 +1,93 @@
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { TransformError } from './walk.js';
+
+const JSON_TYPE = /^(?:application\/json|[a-z]+\/[a-z0-9.!#$&^_-]+\+json)\s*(?:;|$)/i;
+
+/** application/json and any `type/subtype+json`; nothing else is masked. */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  return contentType !== undefined && JSON_TYPE.test(contentType.trim());
+}
+
+/** Fails the stream once more than `cap` bytes have passed: the decompression-bomb guard. */
+class ByteCap extends Transform {
+  #seen = 0;
+  constructor(private readonly cap: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.#seen += chunk.length;
+    if (this.#seen > this.cap) done(new TransformError('bad_encoding'));
+    else done(null, chunk);
+  }
+}
+
+/**
+ * The upstream body as plain bytes. The gateway asks for identity encoding; an upstream that
+ * compresses anyway is decompressed with an output cap. Any other encoding is refused.
+ */
+export function decodedBody(stream: Readable, contentEncoding: string | undefined, cap: number): Readable {
+  const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return stream;
+  let decoder: Transform;
+  if (encoding === 'gzip' || encoding === 'x-gzip') decoder = createGunzip();
+  else if (encoding === 'deflate') decoder = createInflate();
+  else if (encoding === 'br') decoder = createBrotliDecompress();
+  else throw new TransformError('bad_encoding');
+  const capped = new ByteCap(cap);
+  const fail = (err: unknown) => capped.destroy(err instanceof TransformError ? err : new TransformError('bad_encoding', { cause: err }));
+  stream.on('error', (err) => decoder.destroy(err));
+  decoder.on('error', fail);
+  return stream.pipe(decoder).pipe(capped);
+}
+
+export interface Prefix {
+  readonly chunks: Buffer[];
+  readonly bytes: number;
+  /** The whole body was read. */
+  readonly ended: boolean;
+}
+
+/**
+ * Read until the body ends or more than `limit` bytes arrived (the rest stays in the stream).
+ * A body cut off by the upstream rejects with TransformError('truncated').
+ */
+export function readPrefix(stream: Readable, limit: number): Promise<Prefix> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const cleanup = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      bytes += chunk.length;
+      if (bytes > limit) {
+        stream.pause();
+        cleanup();
+        resolve({ chunks, bytes, ended: false });
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve({ chunks, bytes, ended: true });
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err instanceof TransformError ? err : new TransformError('truncated', { cause: err }));
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+  });
+}
+
+/** First byte that is not JSON whitespace, or undefined. */
+export function firstSignificantByte(chunks: readonly Buffer[]): number | undefined {
+  for (const chunk of chunks) {
+    for (const b of chunk) if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return b;
+  }
+  return undefined;
+}

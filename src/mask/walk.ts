@@ -1,0 +1,94 @@
+import { emptyHits, maskDetected } from './detectors.js';
+import { type CompiledOperator, DROP } from './operators.js';
+import type { FieldPlan, FieldRule } from './plan.js';
+import type { FieldReport } from './report.js';
+
+/** A body the transform refuses to release (too deep, not JSON). Nothing of it is sent. */
+export class TransformError extends Error {
+  readonly reason: 'too_deep' | 'invalid_json' | 'too_large' | 'truncated' | 'unsupported_content' | 'bad_encoding';
+  constructor(reason: TransformError['reason'], options: { cause?: unknown } = {}) {
+    super(`response transform failed: ${reason}`, options);
+    this.name = 'TransformError';
+    this.reason = reason;
+  }
+}
+
+export const MAX_DEPTH = 2048;
+
+type Scalar = string | number | boolean;
+
+/** Free text and long integers in clear are scanned for identifiers. */
+function scanned(value: Scalar, report: FieldReport): unknown {
+  if (typeof value === 'string') return maskDetected(value, report.detectorHits);
+  if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) >= 1e10) {
+    const text = String(value);
+    const masked = maskDetected(text, report.detectorHits);
+    return masked === text ? value : masked;
+  }
+  return value;
+}
+
+/** Apply a masking operator to a whole subtree: every scalar leaf gets it, structure kept. */
+function applyDeep(value: unknown, op: CompiledOperator, depth: number): unknown {
+  if (depth > MAX_DEPTH) throw new TransformError('too_deep');
+  if (value === null) return null;
+  if (Array.isArray(value)) return value.map((v) => applyDeep(v, op, depth + 1));
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = Object.create(null);
+    for (const key of Object.keys(value)) out[key] = applyDeep((value as Record<string, unknown>)[key], op, depth + 1);
+    return out;
+  }
+  return op.apply(value as Scalar);
+}
+
+/**
+ * Build the purpose's view of a parsed JSON value. The input is never mutated; output objects
+ * have no prototype, so hostile keys (`__proto__`, `constructor`) are plain data. Unknown keys
+ * follow the plan's `unknown` rule (drop by default).
+ */
+export function transformValue(value: unknown, plan: FieldPlan, report: FieldReport, path = '$', depth = 0): unknown {
+  if (depth > MAX_DEPTH) throw new TransformError('too_deep');
+  if (value === null || typeof value !== 'object') {
+    // A bare scalar (top level or an array item) has no field name: scan it if detectors are on.
+    return plan.detectors && value !== null ? scanned(value as Scalar, report) : value;
+  }
+  const tracking = plan.byPath.size > 0;
+  if (Array.isArray(value)) {
+    const itemPath = tracking ? `${path}[*]` : path;
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = transformValue(value[i], plan, report, itemPath, depth + 1);
+    return out;
+  }
+  const out: Record<string, unknown> = Object.create(null);
+  const source = value as Record<string, unknown>;
+  for (const key of Object.keys(source)) {
+    const childPath = tracking ? `${path}.${key}` : path;
+    const rule: FieldRule = (tracking ? plan.byPath.get(childPath) : undefined) ?? plan.byName.get(key) ?? plan.unknown;
+    const child = source[key];
+    if (rule === plan.unknown && rule.scan && maskDetected(key, emptyHits()) !== key) {
+      // An unknown key that is itself an identifier ({"13812345678": …}) cannot be masked
+      // without colliding with its neighbours: the field is dropped.
+      report.record('(identifier key)', 'unknown', 'dropped');
+      continue;
+    }
+    const action = rule.operator.action;
+    report.record(key, rule.dataClass, action);
+    if (action === 'dropped') continue;
+    if (action === 'nulled') {
+      out[key] = null;
+    } else if (action === 'kept') {
+      if (child !== null && typeof child === 'object') {
+        out[key] = transformValue(child, plan, report, childPath, depth + 1);
+      } else {
+        out[key] = rule.scan && child !== null ? scanned(child as Scalar, report) : child;
+      }
+    } else if (child !== null && typeof child === 'object') {
+      out[key] = applyDeep(child, rule.operator, depth + 1);
+    } else {
+      const result = child === null ? null : rule.operator.apply(child as Scalar);
+      if (result === DROP) continue;
+      out[key] = result;
+    }
+  }
+  return out;
+}
