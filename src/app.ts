@@ -5,6 +5,7 @@ import { handleClientError, handleError, sendError } from './http/errors.js';
 import { registerAuthenticate } from './http/authenticate.js';
 import { registerAuthorize } from './http/authorize.js';
 import { registerPathGuard } from './http/path-guard.js';
+import { registerRequestLog } from './http/request-log.js';
 import { registerProxy } from './http/proxy.js';
 import { requestIdFor } from './http/request-id.js';
 import { emptyState } from './http/request-state.js';
@@ -23,7 +24,8 @@ export interface AppDeps {
 
 /**
  * The data plane: a fastify instance with the pipeline stages registered in order.
- * TLS ─► path guard ─► authenticate ─► match route ─► authorize purpose ─► proxy. It does not listen; see server.ts.
+ * TLS ─► path guard ─► authenticate ─► match route ─► authorize purpose ─► proxy ─► transform (mask)
+ * ─► release; one masked log line per request. It does not listen; see server.ts.
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -50,6 +52,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   app.setNotFoundHandler((_request, reply) => sendError(reply, 'CUSTODIAN_ROUTE_NOT_FOUND'));
 
   registerResponseHeaders(app, { hsts: true });
+  registerRequestLog(app);
   registerPathGuard(app, config.limits);
   registerAuthenticate(app, deps.policy);
   registerRouteMatch(app, deps.policy);

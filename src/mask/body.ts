@@ -81,6 +81,8 @@ export function readPrefix(stream: Readable, limit: number): Promise<Prefix> {
     stream.on('data', onData);
     stream.on('end', onEnd);
     stream.on('error', onError);
+    // A previous readPrefix may have paused the stream; a new 'data' listener does not undo that.
+    stream.resume();
   });
 }
 

@@ -42,3 +42,55 @@ t.test('the demo: every printed curl line does what its comment says', async (t)
     if (status === '200') t.match(JSON.parse(body), Object, 'JSON from the demo loan API through the proxy');
   }
 });
+
+t.test('the demo shows one customer through four purposes with visibly different views', async (t) => {
+  const { Agent, request } = await import('undici');
+  const { customer } = await import('../../src/demo/dataset.js');
+  const varDir = tempDir(t, 'custodian-demo-');
+  const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
+  t.teardown(() => demo.close());
+  const ca = readFileSync(join(varDir, 'demo-ca.pem'), 'utf8');
+  const dispatcher = new Agent({ connect: { ca } });
+  t.teardown(() => dispatcher.close());
+  const view = async (token: string, purpose: string, path = '/api/customers/42') => {
+    const res = await request(`${demo.gateway.dataUrl.replace('127.0.0.1', 'localhost')}${path}`, {
+      dispatcher,
+      headers: { authorization: `Bearer ${token}`, 'x-purpose': purpose },
+    });
+    t.equal(res.statusCode, 200, `${purpose} ${path}`);
+    return res.body.json() as Promise<Record<string, unknown>>;
+  };
+  const clear = customer(42);
+  const credit = await view(demo.tokens.credit_officer as string, 'credit_assessment');
+  const risk = await view(demo.tokens.risk_analyst as string, 'risk_management');
+  const service = await view(demo.tokens.cs_agent as string, 'customer_service');
+  const collection = await view(demo.tokens.collector as string, 'collection');
+
+  t.equal(credit.idNumber, clear.idNumber, 'credit assessment: identity in clear');
+  t.equal(credit.monthlyIncome, clear.monthlyIncome);
+  t.equal(credit.bankCard, `**** ${clear.bankCard.slice(-4)}`, 'card by its last four only');
+
+  t.match(risk.idNumber, /^p1_/, 'risk management: a pseudonym, stable for joins');
+  t.equal((await view(demo.tokens.risk_analyst as string, 'risk_management')).idNumber, risk.idNumber);
+  t.equal(risk.birthDate, clear.birthDate.slice(0, 4), 'age generalised to a year');
+  t.match(risk.monthlyIncome, /^(<\d+|\d+-\d+|≥\d+)$/, 'income as a bucket');
+  t.notOk('mobile' in risk, 'no contact data');
+
+  t.equal(service.idNumber, `${clear.idNumber.slice(0, 4)}**********${clear.idNumber.slice(-4)}`, 'customer service: masked');
+  t.equal(service.mobile, `${clear.mobile.slice(0, 3)}****${clear.mobile.slice(-4)}`);
+  t.notOk('monthlyIncome' in service);
+
+  t.equal(collection.mobile, clear.mobile, 'collection: reach the customer');
+  t.equal(collection.name, clear.name);
+  t.notOk('monthlyIncome' in collection);
+  t.not(collection.idNumber, clear.idNumber);
+
+  const views = [credit, risk, service, collection].map((v) => JSON.stringify(v));
+  t.equal(new Set(views).size, 4, 'four different views of the same record');
+  for (const v of views) t.notMatch(v, /身份证号\d{17}/, 'remarks never carry a clear ID');
+
+  const exported = await view(demo.tokens.risk_analyst as string, 'risk_management', '/api/exports/customers?count=3000');
+  const rows = exported as unknown as Record<string, unknown>[];
+  t.equal(rows.length, 3000, 'the export streams through the masker');
+  t.ok(rows.every((r) => typeof r.idNumber === 'string' && (r.idNumber as string).startsWith('p1_') && !('mobile' in r)));
+});

@@ -56,7 +56,7 @@ export async function staffHeaders(purpose = 'credit_assessment'): Promise<strin
 export async function startTestGateway(
   t: { teardown(fn: () => Promise<void> | void): void },
   config: Record<string, unknown>,
-  options: { now?: () => number } = {},
+  options: { now?: () => number; logger?: import('../../src/logging.js').Logger } = {},
 ): Promise<TestGateway> {
   const pki = await testPki();
   const dir = tempDir(t);
@@ -73,7 +73,7 @@ export async function startTestGateway(
   };
   const file = join(dir, 'custodian.yaml');
   writeFileSync(file, stringify(full));
-  const gateway = await startGateway(loadConfig(file), { logger: silentLogger(), varDir: join(dir, 'var'), now: options.now });
+  const gateway = await startGateway(loadConfig(file), { logger: options.logger ?? silentLogger(), varDir: join(dir, 'var'), now: options.now });
   t.teardown(() => gateway.close());
   return { ...gateway, port: Number(new URL(gateway.dataUrl).port), ca: pki.caCert, dir };
 }
