@@ -5,6 +5,8 @@ import type { PseudonymKeys } from './pseudonym.js';
 
 /** How one classified field is treated under one view. */
 export interface FieldRule {
+  /** The dictionary name or JSON path; undefined for the unknown-field rule. */
+  readonly name: string | undefined;
   /** The field's class, or `unknown` for a field the dictionary does not name. */
   readonly dataClass: DataClass | 'unknown';
   readonly operator: CompiledOperator;
@@ -38,7 +40,7 @@ function ruleFor(
   const spec = chosen === 'default' ? (entry.operator ?? defaultOperatorFor(entry.class)) : chosen;
   const operator = compileOperator(spec, keys);
   const clearText = entry.class === 'public' || entry.class === 'C1';
-  return { dataClass: entry.class, operator, scan: detectors && clearText && operator.action === 'kept' };
+  return Object.freeze({ name, dataClass: entry.class, operator, scan: detectors && clearText && operator.action === 'kept' });
 }
 
 export function compileFieldPlan(
@@ -56,7 +58,7 @@ export function compileFieldPlan(
   }
   const unknown: FieldRule =
     route.unknownFields === 'keep'
-      ? { dataClass: 'unknown', operator: keepOperator, scan: route.detectors }
-      : { dataClass: 'unknown', operator: dropOperator, scan: false };
+      ? { name: undefined, dataClass: 'unknown', operator: keepOperator, scan: route.detectors }
+      : { name: undefined, dataClass: 'unknown', operator: dropOperator, scan: false };
   return { byName, byPath, unknown, detectors: route.detectors };
 }

@@ -21,23 +21,40 @@ export type MaskPreset =
 
 /** Full-width digits and letters (１２３, Ｘ) become ASCII, so they cannot dodge a pattern. */
 export function normaliseWidth(value: string): string {
-  return value.normalize('NFKC');
+  // Plain ASCII is already normal; skipping it keeps the hot path cheap.
+  return NON_ASCII.test(value) ? value.normalize('NFKC') : value;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the full ASCII range is the point
+const NON_ASCII = /[^\u0000-\u007f]/;
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** Code points of a string; plain UTF-16 indexing when there are no surrogate pairs. */
+function codePoints(value: string): string[] | string {
+  return SURROGATE.test(value) ? Array.from(value) : value;
 }
 
 /** Everything replaced: one fill character per code point, at least four (length is a hint). */
 export function maskAll(value: string, fill = '*'): string {
-  return fill.repeat(Math.max(4, Array.from(value).length));
+  return fill.repeat(Math.max(4, codePoints(value).length));
 }
 
 export function keepEnds(value: string, first: number, last: number, fill = '*'): string {
-  const chars = Array.from(value);
+  const chars = codePoints(value);
   if (chars.length <= first + last) return maskAll(value, fill);
+  if (typeof chars === 'string') return chars.slice(0, first) + fill.repeat(chars.length - first - last) + chars.slice(chars.length - last);
   return chars.slice(0, first).join('') + fill.repeat(chars.length - first - last) + chars.slice(chars.length - last).join('');
 }
 
 const SEPARATORS = /[\s\-–—.()（）]/g;
 
+const PLAIN_ID = /^\d{17}[\dXx]$/;
+const PLAIN_MOBILE = /^1[3-9]\d{9}$/;
+const PLAIN_CARD = /^\d{13,19}$/;
+
 export function maskResidentId(value: string): string {
+  // Fast path: the canonical form needs no normalising.
+  if (PLAIN_ID.test(value)) return value.slice(0, 4) + '**********' + value.slice(14);
   const v = normaliseWidth(value).replace(SEPARATORS, '');
   if (/^\d{17}[\dXx]$/.test(v) || /^\d{15}$/.test(v)) return keepEnds(v, 4, 4);
   return maskAll(value);
@@ -46,6 +63,7 @@ export function maskResidentId(value: string): string {
 const MOBILE = /^(?:\+?86)?(1[3-9]\d{9})$/;
 
 export function maskMobile(value: string): string {
+  if (PLAIN_MOBILE.test(value)) return `${value.slice(0, 3)}****${value.slice(7)}`;
   const v = normaliseWidth(value).trim();
   const compact = v.replace(SEPARATORS, '');
   const m = MOBILE.exec(compact);
@@ -56,7 +74,7 @@ export function maskMobile(value: string): string {
 }
 
 export function maskBankCard(value: string, lastFourOnly = false): string {
-  const digits = normaliseWidth(value).replace(SEPARATORS, '');
+  const digits = PLAIN_CARD.test(value) ? value : normaliseWidth(value).replace(SEPARATORS, '');
   if (!/^\d{13,19}$/.test(digits)) return maskAll(value);
   return lastFourOnly ? `**** ${digits.slice(-4)}` : `${digits.slice(0, 4)} **** **** ${digits.slice(-4)}`;
 }
@@ -67,14 +85,20 @@ const COMPOUND_SURNAMES = new Set([
   '令狐', '端木', '独孤', '南宫', '西门', '百里', '呼延', '澹台', '公冶', '宗政', '濮阳', '太史', '申屠', '钟离',
 ]);
 
+const WHITESPACE = /\s/;
+
 export function maskName(value: string): string {
-  const chars = Array.from(value.trim());
+  const trimmed = value.trim();
+  const chars = codePoints(trimmed);
   if (chars.length === 0) return maskAll(value);
   if (chars.length === 1) return '*';
-  const surnameLength = chars.length > 2 && COMPOUND_SURNAMES.has(chars.slice(0, 2).join('')) ? 2 : 1;
+  const firstTwo = typeof chars === 'string' ? chars.slice(0, 2) : chars.slice(0, 2).join('');
+  const surnameLength = chars.length > 2 && COMPOUND_SURNAMES.has(firstTwo) ? 2 : 1;
+  const surname = typeof chars === 'string' ? chars.slice(0, surnameLength) : chars.slice(0, surnameLength).join('');
+  if (!WHITESPACE.test(trimmed)) return surname + '*'.repeat(chars.length - surnameLength);
   // Latin names: the first letter kept, every other non-space character masked.
-  const rest = chars.slice(surnameLength).map((c) => (/\s/.test(c) ? c : '*'));
-  return chars.slice(0, surnameLength).join('') + rest.join('');
+  const rest = Array.from(chars.slice(surnameLength)).map((c) => (WHITESPACE.test(c) ? c : '*'));
+  return surname + rest.join('');
 }
 
 // Province (省/自治区/直辖市), prefecture (市/州/地区/盟), county (区/县/市/旗): kept; the rest masked.
@@ -90,7 +114,7 @@ export function maskAddress(value: string): string {
 export function maskEmail(value: string): string {
   const at = value.lastIndexOf('@');
   if (at < 1 || at === value.length - 1) return maskAll(value);
-  return `${Array.from(value)[0]}***${value.slice(at)}`;
+  return `${String.fromCodePoint(value.codePointAt(0) as number)}***${value.slice(at)}`;
 }
 
 export function maskUscc(value: string): string {

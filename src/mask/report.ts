@@ -1,41 +1,79 @@
 import { type DetectorHits, emptyHits } from './detectors.js';
 import type { Action } from './operators.js';
 
+/** The part of a field rule the report needs (kept structural to avoid an import cycle). */
+export interface ReportableRule {
+  /** The dictionary name or JSON path this rule is for; undefined for the unknown-field rule. */
+  readonly name: string | undefined;
+  readonly dataClass: string;
+  readonly operator: { readonly action: Action };
+}
+
+const UNKNOWN_NAMES_CAP = 256;
+
 /**
  * What a transform did, by field name only — never a value. Feeds the audit record ("which
- * fields were revealed, masked, pseudonymised, dropped") and the masking metrics.
+ * fields were revealed, masked, pseudonymised, dropped") and the masking metrics. Counting is
+ * per rule object (one Map update per field), names and classes are derived when asked.
  */
 export class FieldReport {
-  readonly byAction: Record<Action, Set<string>> = {
-    kept: new Set(),
-    masked: new Set(),
-    pseudonymised: new Set(),
-    generalised: new Set(),
-    dropped: new Set(),
-    nulled: new Set(),
-  };
-  /** Count of field occurrences per class and action ("C2:masked" → 1200), for metrics. */
-  readonly counts = new Map<string, number>();
+  readonly #perRule = new Map<ReportableRule, number>();
+  readonly #unknown = new Map<string, { action: Action; count: number }>();
   readonly detectorHits: DetectorHits = emptyHits();
-  /** Classes released in clear (e.g. C2 kept for credit assessment). */
-  readonly revealedClasses = new Set<string>();
 
-  record(name: string, dataClass: string, action: Action): void {
-    this.byAction[action].add(name);
-    const key = `${dataClass}:${action}`;
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    if (action === 'kept' && (dataClass === 'C2' || dataClass === 'C3')) this.revealedClasses.add(dataClass);
+  record(rule: ReportableRule, fieldName: string): void {
+    if (rule.name !== undefined) {
+      this.#perRule.set(rule, (this.#perRule.get(rule) ?? 0) + 1);
+      return;
+    }
+    const seen = this.#unknown.get(fieldName);
+    if (seen) seen.count++;
+    else if (this.#unknown.size < UNKNOWN_NAMES_CAP) this.#unknown.set(fieldName, { action: rule.operator.action, count: 1 });
+  }
+
+  /** Field names per action. */
+  get byAction(): Record<Action, Set<string>> {
+    const out: Record<Action, Set<string>> = {
+      kept: new Set(),
+      masked: new Set(),
+      pseudonymised: new Set(),
+      generalised: new Set(),
+      dropped: new Set(),
+      nulled: new Set(),
+    };
+    for (const rule of this.#perRule.keys()) out[rule.operator.action].add(rule.name as string);
+    for (const [name, { action }] of this.#unknown) out[action].add(name);
+    return out;
+  }
+
+  /** Occurrences per `class:action` ("C2:masked" → 1200), for metrics. */
+  get counts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    const add = (key: string, n: number) => counts.set(key, (counts.get(key) ?? 0) + n);
+    for (const [rule, n] of this.#perRule) add(`${rule.dataClass}:${rule.operator.action}`, n);
+    for (const { action, count } of this.#unknown.values()) add(`unknown:${action}`, count);
+    return counts;
+  }
+
+  /** Classes released in clear (e.g. C2 kept for credit assessment). */
+  get revealedClasses(): Set<string> {
+    const classes = new Set<string>();
+    for (const rule of this.#perRule.keys()) {
+      if (rule.operator.action === 'kept' && (rule.dataClass === 'C2' || rule.dataClass === 'C3')) classes.add(rule.dataClass);
+    }
+    return classes;
   }
 
   /** A plain, JSON-ready summary (names sorted, capped) for the audit record. */
   toJSON(cap = 64) {
+    const by = this.byAction;
     const names = (set: Set<string>) => [...set].sort().slice(0, cap);
     return {
-      kept: names(this.byAction.kept),
-      masked: names(this.byAction.masked),
-      pseudonymised: names(this.byAction.pseudonymised),
-      generalised: names(this.byAction.generalised),
-      dropped: names([...this.byAction.dropped, ...this.byAction.nulled].reduce((s, n) => s.add(n), new Set<string>())),
+      kept: names(by.kept),
+      masked: names(by.masked),
+      pseudonymised: names(by.pseudonymised),
+      generalised: names(by.generalised),
+      dropped: names(new Set([...by.dropped, ...by.nulled])),
       revealedClasses: [...this.revealedClasses].sort(),
       detectorHits: { ...this.detectorHits },
     };

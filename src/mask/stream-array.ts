@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FieldPlan } from './plan.js';
 import type { FieldReport } from './report.js';
@@ -19,45 +20,46 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 
-function isSpace(b: number): boolean {
-  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
 const FLUSH_AT = 64 * 1024;
 
 /**
- * Masks a top-level JSON array as it streams: elements are cut out by a byte scanner (UTF-8
- * continuation bytes never equal the ASCII structure characters), each parsed, transformed with
- * the purpose's plan and written out. Memory is bounded by the largest single element
- * (`maxElementBytes`), not the body. Anything that is not a well-formed array — including a body
- * that ends early — destroys the stream with a TransformError: only masked elements were ever
- * written, and the client sees the response cut off rather than completed.
+ * Masks a top-level JSON array as it streams: elements are cut out by a scanner over the decoded
+ * text (a StringDecoder keeps multi-byte characters split across chunks whole), each parsed,
+ * transformed with the purpose's plan and written out. Memory is bounded by the largest single
+ * element (`maxElementBytes`, counted in UTF-16 units), not the body. Anything that is not a
+ * well-formed array — including a body that ends early — destroys the stream with a
+ * TransformError: only masked elements were ever written, and the client sees the response cut
+ * off rather than completed.
  */
 export class ArrayMaskingStream extends Transform {
   #state = State.Start;
   #depth = 0;
   #inString = false;
-  #escape = false;
-  #parts: Buffer[] = [];
-  #partBytes = 0;
+  /** Text of the element being read that arrived in earlier chunks. */
+  #carry = '';
   #first = true;
   #out: string[] = [];
-  #outBytes = 0;
+  #outLength = 0;
+  readonly #decoder = new StringDecoder('utf8');
   readonly #plan: FieldPlan;
   readonly #report: FieldReport;
-  readonly #maxElementBytes: number;
+  readonly #maxElement: number;
   elements = 0;
 
   constructor(plan: FieldPlan, report: FieldReport, maxElementBytes: number) {
     super({ readableHighWaterMark: FLUSH_AT });
     this.#plan = plan;
     this.#report = report;
-    this.#maxElementBytes = maxElementBytes;
+    this.#maxElement = maxElementBytes;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
-      this.#scan(chunk);
+      this.#scan(this.#decoder.write(chunk));
       this.#flushOut(false);
       done();
     } catch (err) {
@@ -66,6 +68,12 @@ export class ArrayMaskingStream extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
+    try {
+      this.#scan(this.#decoder.end());
+    } catch (err) {
+      done(err instanceof TransformError ? err : new TransformError('invalid_json', { cause: err }));
+      return;
+    }
     if (this.#state !== State.End) {
       done(new TransformError('truncated'));
       return;
@@ -74,100 +82,113 @@ export class ArrayMaskingStream extends Transform {
     done();
   }
 
-  #emit(text: string): void {
-    this.#out.push(text);
-    this.#outBytes += text.length;
-  }
-
   #flushOut(force: boolean): void {
-    if (this.#out.length > 0 && (force || this.#outBytes >= FLUSH_AT)) {
+    if (this.#out.length > 0 && (force || this.#outLength >= FLUSH_AT)) {
       this.push(this.#out.join(''));
       this.#out = [];
-      this.#outBytes = 0;
+      this.#outLength = 0;
     }
   }
 
-  #finishElement(chunk: Buffer, end: number): void {
-    this.#parts.push(chunk.subarray(this.#partStart, end));
-    this.#partBytes += end - this.#partStart;
-    if (this.#partBytes > this.#maxElementBytes) throw new TransformError('too_large');
-    const text = Buffer.concat(this.#parts).toString('utf8');
-    this.#parts = [];
-    this.#partBytes = 0;
+  #finishElement(text: string): void {
+    if (text.length > this.#maxElement) throw new TransformError('too_large');
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
       throw new TransformError('invalid_json', { cause: err });
     }
-    const masked = transformValue(value, this.#plan, this.#report, '$[*]', 1);
-    this.#emit(this.#first ? JSON.stringify(masked) : `,${JSON.stringify(masked)}`);
+    const json = JSON.stringify(transformValue(value, this.#plan, this.#report, '$[*]', 1));
+    const piece = this.#first ? json : `,${json}`;
+    this.#out.push(piece);
+    this.#outLength += piece.length;
     this.#first = false;
     this.elements++;
   }
 
-  #partStart = 0;
-
-  #scan(chunk: Buffer): void {
-    const n = chunk.length;
-    this.#partStart = 0;
-    for (let i = 0; i < n; i++) {
-      const b = chunk[i] as number;
-      switch (this.#state) {
-        case State.InElement:
-          if (this.#inString) {
-            if (this.#escape) this.#escape = false;
-            else if (b === BACKSLASH) this.#escape = true;
-            else if (b === QUOTE) this.#inString = false;
-          } else if (b === QUOTE) {
-            this.#inString = true;
-          } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
-            this.#depth++;
-          } else if (b === CLOSE_BRACE || (b === CLOSE_BRACKET && this.#depth > 0)) {
-            this.#depth--;
-            if (this.#depth < 0) throw new TransformError('invalid_json');
-          } else if (this.#depth === 0 && (b === COMMA || b === CLOSE_BRACKET)) {
-            this.#finishElement(chunk, i);
-            if (b === CLOSE_BRACKET) {
-              this.#emit(']');
-              this.#state = State.End;
-            } else {
-              this.#state = State.Element;
-            }
+  #scan(text: string): void {
+    const n = text.length;
+    let start = 0; // where the current element begins in `text` (when it began in this chunk)
+    let i = 0;
+    while (i < n) {
+      if (this.#state === State.InElement) {
+        if (this.#inString) {
+          // Jump to the next quote; it closes the string unless an odd run of backslashes escapes it.
+          const q = text.indexOf('"', i);
+          if (q === -1) {
+            i = n;
+            break;
           }
-          break;
+          let slashes = 0;
+          for (let k = q - 1; k >= start && text.charCodeAt(k) === BACKSLASH; k--) slashes++;
+          if (q - 1 < start && this.#carry.length > 0) {
+            for (let k = this.#carry.length - 1; k >= 0 && this.#carry.charCodeAt(k) === BACKSLASH; k--) slashes++;
+          }
+          i = q + 1;
+          if (slashes % 2 === 0) this.#inString = false;
+          continue;
+        }
+        const c = text.charCodeAt(i);
+        if (c === QUOTE) {
+          this.#inString = true;
+        } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+          this.#depth++;
+        } else if (c === CLOSE_BRACE || (c === CLOSE_BRACKET && this.#depth > 0)) {
+          if (--this.#depth < 0) throw new TransformError('invalid_json');
+        } else if (this.#depth === 0 && (c === COMMA || c === CLOSE_BRACKET)) {
+          const piece = text.slice(start, i);
+          this.#finishElement(this.#carry.length > 0 ? this.#carry + piece : piece);
+          this.#carry = '';
+          if (c === CLOSE_BRACKET) {
+            this.#out.push(']');
+            this.#state = State.End;
+          } else {
+            this.#state = State.Element;
+          }
+        }
+        i++;
+        continue;
+      }
+      const c = text.charCodeAt(i);
+      switch (this.#state) {
         case State.Start:
-          if (isSpace(b)) break;
-          if (b !== OPEN_BRACKET) throw new TransformError('invalid_json');
-          this.#emit('[');
-          this.#state = State.ElementOrEnd;
+          if (!isSpace(c)) {
+            if (c !== OPEN_BRACKET) throw new TransformError('invalid_json');
+            this.#out.push('[');
+            this.#state = State.ElementOrEnd;
+          }
+          i++;
           break;
         case State.ElementOrEnd:
         case State.Element:
-          if (isSpace(b)) break;
-          if (b === CLOSE_BRACKET && this.#state === State.ElementOrEnd) {
-            this.#emit(']');
-            this.#state = State.End;
+          if (isSpace(c)) {
+            i++;
             break;
           }
-          if (b === COMMA || b === CLOSE_BRACKET) throw new TransformError('invalid_json');
+          if (c === CLOSE_BRACKET && this.#state === State.ElementOrEnd) {
+            this.#out.push(']');
+            this.#state = State.End;
+            i++;
+            break;
+          }
+          if (c === COMMA || c === CLOSE_BRACKET) throw new TransformError('invalid_json');
+          // This character is the element's first; the InElement branch reads it next.
           this.#state = State.InElement;
-          this.#partStart = i;
           this.#depth = 0;
           this.#inString = false;
-          this.#escape = false;
-          i--; // re-read this byte as the element's first
+          start = i;
           break;
         case State.End:
-          if (!isSpace(b)) throw new TransformError('invalid_json');
+          if (!isSpace(c)) throw new TransformError('invalid_json');
+          i++;
           break;
+        default:
+          i++;
       }
     }
     if (this.#state === State.InElement) {
-      const rest = chunk.subarray(this.#partStart);
-      this.#parts.push(rest);
-      this.#partBytes += rest.length;
-      if (this.#partBytes > this.#maxElementBytes) throw new TransformError('too_large');
+      this.#carry += text.slice(start);
+      if (this.#carry.length > this.#maxElement) throw new TransformError('too_large');
     }
   }
 }

@@ -1,5 +1,5 @@
 import { emptyHits, maskDetected } from './detectors.js';
-import { type CompiledOperator, DROP } from './operators.js';
+import { type CompiledOperator, DROP, dropOperator } from './operators.js';
 import type { FieldPlan, FieldRule } from './plan.js';
 import type { FieldReport } from './report.js';
 
@@ -15,6 +15,8 @@ export class TransformError extends Error {
 
 export const MAX_DEPTH = 2048;
 
+const IDENTIFIER_KEY_RULE: FieldRule = { name: '(identifier key)', dataClass: 'unknown', operator: dropOperator, scan: false };
+
 type Scalar = string | number | boolean;
 
 /** Free text and long integers in clear are scanned for identifiers. */
@@ -28,14 +30,23 @@ function scanned(value: Scalar, report: FieldReport): unknown {
   return value;
 }
 
+/**
+ * Set a property on an output object. Output objects are ordinary objects (fast in V8, unlike
+ * null-prototype ones); `__proto__` is defined as an own data property so it stays plain data.
+ */
+function put(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
 /** Apply a masking operator to a whole subtree: every scalar leaf gets it, structure kept. */
 function applyDeep(value: unknown, op: CompiledOperator, depth: number): unknown {
   if (depth > MAX_DEPTH) throw new TransformError('too_deep');
   if (value === null) return null;
   if (Array.isArray(value)) return value.map((v) => applyDeep(v, op, depth + 1));
   if (typeof value === 'object') {
-    const out: Record<string, unknown> = Object.create(null);
-    for (const key of Object.keys(value)) out[key] = applyDeep((value as Record<string, unknown>)[key], op, depth + 1);
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) put(out, key, applyDeep((value as Record<string, unknown>)[key], op, depth + 1));
     return out;
   }
   return op.apply(value as Scalar);
@@ -59,7 +70,7 @@ export function transformValue(value: unknown, plan: FieldPlan, report: FieldRep
     for (let i = 0; i < value.length; i++) out[i] = transformValue(value[i], plan, report, itemPath, depth + 1);
     return out;
   }
-  const out: Record<string, unknown> = Object.create(null);
+  const out: Record<string, unknown> = {};
   const source = value as Record<string, unknown>;
   for (const key of Object.keys(source)) {
     const childPath = tracking ? `${path}.${key}` : path;
@@ -68,26 +79,26 @@ export function transformValue(value: unknown, plan: FieldPlan, report: FieldRep
     if (rule === plan.unknown && rule.scan && maskDetected(key, emptyHits()) !== key) {
       // An unknown key that is itself an identifier ({"13812345678": …}) cannot be masked
       // without colliding with its neighbours: the field is dropped.
-      report.record('(identifier key)', 'unknown', 'dropped');
+      report.record(IDENTIFIER_KEY_RULE, '(identifier key)');
       continue;
     }
     const action = rule.operator.action;
-    report.record(key, rule.dataClass, action);
+    report.record(rule, key);
     if (action === 'dropped') continue;
     if (action === 'nulled') {
-      out[key] = null;
+      put(out, key, null);
     } else if (action === 'kept') {
       if (child !== null && typeof child === 'object') {
-        out[key] = transformValue(child, plan, report, childPath, depth + 1);
+        put(out, key, transformValue(child, plan, report, childPath, depth + 1));
       } else {
-        out[key] = rule.scan && child !== null ? scanned(child as Scalar, report) : child;
+        put(out, key, rule.scan && child !== null ? scanned(child as Scalar, report) : child);
       }
     } else if (child !== null && typeof child === 'object') {
-      out[key] = applyDeep(child, rule.operator, depth + 1);
+      put(out, key, applyDeep(child, rule.operator, depth + 1));
     } else {
       const result = child === null ? null : rule.operator.apply(child as Scalar);
       if (result === DROP) continue;
-      out[key] = result;
+      put(out, key, result);
     }
   }
   return out;

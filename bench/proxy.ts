@@ -1,0 +1,194 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { Agent, request } from 'undici';
+import { SignJWT } from 'jose';
+import { generate } from 'selfsigned';
+import { parse, stringify } from 'yaml';
+import type { BenchRow, BenchSection } from './results.js';
+
+interface Target {
+  readonly name: string;
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly pid: number | undefined;
+}
+
+const DURATION_SEC = Number(process.env.BENCH_DURATION ?? 5);
+const CONNECTIONS = 16;
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Start a server script (TypeScript through tsx), optionally pinned to one core; resolve its port. */
+function startServer(script: string, env: Record<string, string>, core: number | undefined): Promise<{ child: ChildProcess; port: number }> {
+  const args = ['--import', 'tsx', script];
+  const child =
+    core === undefined
+      ? spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : spawn('taskset', ['-c', String(core), process.execPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start`)), 30_000);
+    child.once('message', (m: { port: number }) => {
+      clearTimeout(timer);
+      resolve({ child, port: m.port });
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+/** utime + stime of a process in microseconds (Linux /proc). */
+function cpuMicrosOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks / 100) * 1e6; // USER_HZ is 100 on Linux
+}
+
+async function load(url: string, headers: Record<string, string>, connections: number, duration: number) {
+  return autocannon({ url, headers, connections, duration, pipelining: 1 });
+}
+
+/** One keep-alive connection, requests back to back for `seconds`; percentiles in ms. */
+async function sequentialLatency(url: string, headers: Record<string, string>, seconds: number) {
+  const dispatcher = new Agent({ connections: 1, connect: { rejectUnauthorized: false } });
+  const samples: number[] = [];
+  let errors = 0;
+  const deadline = performance.now() + seconds * 1000;
+  try {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      const res = await request(url, { headers, dispatcher });
+      await res.body.arrayBuffer();
+      samples.push(performance.now() - t0);
+      if (res.statusCode !== 200) errors++;
+    }
+  } finally {
+    await dispatcher.close();
+  }
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? Number.NaN;
+  return { p50: at(0.5), p99: at(0.99), errors };
+}
+
+interface Measured {
+  rps: number;
+  p50: number;
+  p99: number;
+  cpuUsPerReq: number | undefined;
+  errors: number;
+}
+
+async function measure(target: Target, path: string): Promise<Measured> {
+  const url = `${target.url}${path}`;
+  await load(url, target.headers, CONNECTIONS, 1); // warm-up (JIT, pools, token cache)
+  const cpuBefore = target.pid ? cpuMicrosOf(target.pid) : 0;
+  const throughput = await load(url, target.headers, CONNECTIONS, DURATION_SEC);
+  const cpuAfter = target.pid ? cpuMicrosOf(target.pid) : 0;
+  // Latency at low concurrency (one request at a time, sub-millisecond timer): what one request
+  // costs, not queueing under saturation.
+  const latency = await sequentialLatency(url, target.headers, Math.max(2, Math.round(DURATION_SEC / 2)));
+  const requests = throughput.requests.total;
+  return {
+    rps: throughput.requests.average,
+    p50: latency.p50,
+    p99: latency.p99,
+    cpuUsPerReq: target.pid && requests > 0 ? (cpuAfter - cpuBefore) / requests : undefined,
+    errors: throughput.errors + throughput.non2xx + latency.errors,
+  };
+}
+
+async function benchPolicy(dir: string, upstreamPort: number, cert: string, key: string): Promise<string> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(join(dir, 'server.pem'), cert);
+  writeFileSync(join(dir, 'server-key.pem'), key);
+  writeFileSync(join(dir, 'issuer.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+  // The demo's data dictionary and the credit-assessment view: realistic masking work.
+  const demo = parse(readFileSync('config/demo.yaml', 'utf8'));
+  const config = {
+    listen: { data: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+    tls: { cert: { file: 'server.pem' }, key: { file: 'server-key.pem' } },
+    upstreams: { bench: { url: `http://127.0.0.1:${upstreamPort}`, allowPlaintext: true } },
+    auth: { issuers: [{ id: 'bench', issuer: 'https://idp.bench', audience: 'custodian', algorithms: ['ES256'], keys: [{ key: { file: 'issuer.pem' } }] }] },
+    purposes: demo.purposes,
+    classification: demo.classification,
+    masking: demo.masking,
+    routes: [{ id: 'bench', method: 'GET', path: '/api/customers/:size', upstream: 'bench', purposes: ['customer_service'] }],
+  };
+  writeFileSync(join(dir, 'custodian.yaml'), stringify(config));
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ sub: 'bench-agent', roles: ['cs_agent'], kind: 'staff', attestations: { training: now + 86400 } })
+    .setProtectedHeader({ alg: 'ES256' })
+    .setIssuer('https://idp.bench')
+    .setAudience('custodian')
+    .setIssuedAt(now)
+    .setExpirationTime(now + 3600)
+    .sign(privateKey);
+}
+
+/**
+ * Side by side in one run: the upstream directly, a bare @fastify/http-proxy, and Custodian's
+ * full pipeline (JWT cache hit + purpose + masking), each proxy pinned to core 0 while the load
+ * generator and upstream share core 1. Load goes only to 127.0.0.1 and each phase is time-bound.
+ */
+export async function benchProxy(): Promise<BenchSection> {
+  const pinned = hasTaskset();
+  if (pinned) execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  const dir = mkdtempSync(join(tmpdir(), 'custodian-bench-'));
+  const children: ChildProcess[] = [];
+  try {
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
+    const upstream = await startServer('bench/servers/upstream.ts', {}, pinned ? 1 : undefined);
+    children.push(upstream.child);
+    const bare = await startServer('bench/servers/bare-proxy.ts', { BENCH_UPSTREAM: `http://127.0.0.1:${upstream.port}`, BENCH_CERT: pems.cert, BENCH_KEY: pems.private }, pinned ? 0 : undefined);
+    children.push(bare.child);
+    const token = await benchPolicy(dir, upstream.port, pems.cert, pems.private);
+    const custodian = await startServer('bench/servers/custodian.ts', { BENCH_DIR: dir }, pinned ? 0 : undefined);
+    children.push(custodian.child);
+    const custodianPid = Number(readFileSync(join(dir, 'custodian.pid'), 'utf8'));
+
+    const targets: Target[] = [
+      { name: 'direct upstream (HTTP)', url: `http://127.0.0.1:${upstream.port}`, headers: {}, pid: undefined },
+      { name: 'bare @fastify/http-proxy (HTTPS)', url: `https://127.0.0.1:${bare.port}`, headers: {}, pid: bare.child.pid },
+      { name: 'Custodian full pipeline (HTTPS)', url: `https://127.0.0.1:${custodian.port}`, headers: { authorization: `Bearer ${token}`, 'x-purpose': 'customer_service' }, pid: custodianPid },
+    ];
+    const rows: BenchRow[] = [];
+    for (const [size, path, rpsTarget, p50Target] of [
+      ['2 KB', '/api/customers/small', 0.75, 0.3],
+      ['50 KB', '/api/customers/large', 0.3, undefined],
+    ] as const) {
+      const results: Measured[] = [];
+      for (const target of targets) results.push(await measure(target, path));
+      const [direct, bareResult, full] = results as [Measured, Measured, Measured];
+      for (const [i, r] of results.entries()) {
+        rows.push({ name: `${size}: ${targets[i]?.name} requests/s (${CONNECTIONS} connections)`, value: r.rps, unit: 'req/s', target: '—', pass: undefined, note: r.errors ? `${r.errors} errors` : undefined });
+      }
+      const ratio = full.rps / bareResult.rps;
+      rows.push({ name: `${size}: Custodian / bare proxy requests/s`, value: ratio, unit: '×', target: `≥ ${rpsTarget}×`, pass: ratio >= rpsTarget && full.errors === 0 });
+      const addedP50 = full.p50 - bareResult.p50;
+      rows.push({ name: `${size}: added p50 latency vs bare proxy (1 connection)`, value: addedP50, unit: 'ms', target: p50Target === undefined ? '—' : `≤ ${p50Target} ms`, pass: p50Target === undefined ? undefined : addedP50 <= p50Target });
+      rows.push({ name: `${size}: added p99 latency vs bare proxy (1 connection)`, value: full.p99 - bareResult.p99, unit: 'ms', target: '—', pass: undefined });
+      const f = (n: number) => n.toFixed(2);
+      rows.push({ name: `${size}: p50 / p99 latency (ms) direct ${f(direct.p50)}/${f(direct.p99)} · bare ${f(bareResult.p50)}/${f(bareResult.p99)} · Custodian`, value: full.p50, unit: `/ ${f(full.p99)} ms`, target: '—', pass: undefined });
+      rows.push({ name: `${size}: CPU per request, bare proxy`, value: bareResult.cpuUsPerReq ?? Number.NaN, unit: 'µs', target: '—', pass: undefined });
+      rows.push({ name: `${size}: CPU per request, Custodian`, value: full.cpuUsPerReq ?? Number.NaN, unit: 'µs', target: '—', pass: undefined });
+    }
+    return {
+      title: 'Proxy throughput and latency (issues 4 and 6)',
+      description: `${pinned ? 'Each proxy pinned to core 0 (taskset); load generator (autocannon) and upstream on core 1.' : 'taskset unavailable: processes not pinned.'} ${DURATION_SEC} s per throughput phase with ${CONNECTIONS} connections after a 1 s warm-up; latency from a separate 1-connection phase. Custodian runs the demo dictionary and the customer-service view (names, IDs, mobiles, cards masked; detectors on remarks). Durable audit is not yet in the pipeline (issue 5).`,
+      rows,
+    };
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
