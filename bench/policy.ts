@@ -20,6 +20,7 @@ export function benchRoute(): RouteConfig {
     detectors: true,
     observe: false,
     passthrough: [],
+    subjects: [],
     views: {},
   };
 }

@@ -4,6 +4,8 @@ import type { Config } from './config/types.js';
 import { handleClientError, handleError, sendError } from './http/errors.js';
 import { registerAuthenticate } from './http/authenticate.js';
 import { registerAuthorize } from './http/authorize.js';
+import { registerAudit } from './http/audit.js';
+import type { AuditService } from './audit/service.js';
 import { registerPathGuard } from './http/path-guard.js';
 import { registerRequestLog } from './http/request-log.js';
 import { registerProxy } from './http/proxy.js';
@@ -20,12 +22,14 @@ export interface AppDeps {
   readonly certificate: ServerCertificate;
   readonly dispatcher: Agent;
   readonly logger?: Logger;
+  readonly audit: AuditService;
 }
 
 /**
  * The data plane: a fastify instance with the pipeline stages registered in order.
- * TLS ─► path guard ─► authenticate ─► match route ─► authorize purpose ─► proxy ─► transform (mask)
- * ─► release; one masked log line per request. It does not listen; see server.ts.
+ * TLS ─► path guard ─► authenticate ─► match route ─► authorize purpose ─► record decision
+ * ─► proxy ─► transform (mask) ─► release once the record is durable ─► record completion; one
+ * masked log line per request. It does not listen; see server.ts.
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -57,6 +61,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerAuthenticate(app, deps.policy);
   registerRouteMatch(app, deps.policy);
   registerAuthorize(app);
+  registerAudit(app, deps.audit);
   await registerProxy(app, deps.dispatcher);
   return app;
 }

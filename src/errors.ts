@@ -68,6 +68,11 @@ const catalogue = {
     status: 403,
     message: 'A training or confidentiality attestation this purpose requires is missing or has lapsed.',
   },
+  // Audit
+  CUSTODIAN_AUDIT_UNAVAILABLE: {
+    status: 503,
+    message: 'The access record could not be made durable, so no customer data is released. Retry later.',
+  },
   // Internal
   CUSTODIAN_INTERNAL: { status: 500, message: 'The gateway failed to process the request; no data was released.' },
 } as const satisfies Record<string, CodeSpec>;

@@ -11,6 +11,14 @@ import type { ServerCertificate } from './http/tls.js';
 import { createLogger, type Logger } from './logging.js';
 import { compilePolicy, PolicyHolder } from './policy/compile.js';
 import { createUpstreamDispatcher } from './upstream/dispatcher.js';
+import { checkpointKeyFromPem, ensureDemoCheckpointKey } from './audit/checkpoint.js';
+import { AuditService } from './audit/service.js';
+import { type Db, openDb } from './store/db.js';
+import { migrate } from './store/migrations.js';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 
 export interface GatewayOptions {
   readonly logger?: Logger;
@@ -18,6 +26,8 @@ export interface GatewayOptions {
   readonly varDir?: string;
   /** Clock for token and purpose checks (tests freeze it). */
   readonly now?: () => number;
+  /** A store opened by the caller (tests share one); otherwise opened from the configuration. */
+  readonly db?: Db;
 }
 
 export interface RunningGateway {
@@ -26,7 +36,24 @@ export interface RunningGateway {
   readonly plaintextUrl: string | undefined;
   readonly policy: PolicyHolder;
   readonly app: FastifyInstance;
+  readonly audit: AuditService;
+  readonly db: Db;
   close(): Promise<void>;
+}
+
+/**
+ * The chain id of this gateway's journal: configured, or made once per journal directory
+ * (host name plus a random suffix), so a pod that restarts with an empty volume starts a new
+ * chain instead of reusing sequence numbers of an old one.
+ */
+function instanceIdFor(config: Config, journalDir: string): string {
+  const file = join(journalDir, 'instance-id');
+  if (config.audit.instanceId !== undefined) return config.audit.instanceId;
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const id = config.audit.instanceId ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 50)}-${randomBytes(4).toString('hex')}`;
+  mkdirSync(journalDir, { recursive: true });
+  writeFileSync(file, id);
+  return id;
 }
 
 function urlOf(scheme: string, server: { address(): AddressInfo | string | null }): string {
@@ -60,8 +87,36 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const dispatcher = createUpstreamDispatcher(config.upstreams);
   const certificate = await certificateFor(config, varDir);
 
-  const app = await buildApp(config, { policy, certificate, dispatcher, logger });
-  const admin = buildAdmin({ policy, logger });
+  const ownsDb = options.db === undefined;
+  const db = options.db ?? (await openDb(config.store.databaseUrl, config.store.embeddedDir ?? join(varDir, 'pglite')));
+  await migrate(db);
+  const journalDir = config.audit.journalDir ?? join(varDir, 'audit');
+  const keyPem = config.audit.checkpointKey ?? ensureDemoCheckpointKey(join(varDir, 'checkpoint-key.pem'));
+  const audit = await AuditService.start(db, {
+    journalDir,
+    instance: instanceIdFor(config, journalDir),
+    budgetBytes: config.audit.spoolBudgetBytes,
+    segmentBytes: config.audit.segmentBytes,
+    durability: config.audit.durability,
+    checkpointKey: checkpointKeyFromPem(keyPem).privateKey,
+    checkpointEveryRecords: config.audit.checkpointEveryRecords,
+    checkpointEverySeconds: config.audit.checkpointEverySeconds,
+    retentionDays: config.audit.retentionDays,
+    shipIntervalMs: config.audit.shipIntervalMs,
+  });
+  if (config.audit.durability === 'async') logger.warn('audit durability is async: a crash can lose the last access records');
+
+  const app = await buildApp(config, { policy, certificate, dispatcher, logger, audit });
+  const admin = buildAdmin({
+    policy,
+    logger,
+    readiness: () => {
+      const h = audit.health;
+      const ready = h.journal.writable && !h.journal.exhausted;
+      return { ready, detail: { audit: { ready, journal: h.journal, shipper: h.shipper } } };
+    },
+    db,
+  });
   let plaintext: Server | undefined;
 
   try {
@@ -79,6 +134,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   } catch (err) {
     await Promise.allSettled([app.close(), admin.close(), dispatcher.close()]);
     plaintext?.close();
+    await audit.close();
+    if (ownsDb) await db.close();
     throw err;
   }
 
@@ -88,6 +145,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     plaintextUrl: plaintext ? urlOf('http', plaintext) : undefined,
     policy,
     app,
+    audit,
+    db,
     async close() {
       plaintext?.closeAllConnections();
       await Promise.allSettled([
@@ -96,6 +155,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         plaintext ? new Promise((ok) => plaintext?.close(ok)) : undefined,
       ]);
       await dispatcher.close();
+      await audit.close();
+      if (ownsDb) await db.close();
     },
   };
 }

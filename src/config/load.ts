@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { compileRoutes } from '../policy/routes.js';
 import { type BuildContext, buildAuth, buildPurposes, type RawAuth, type RawPurpose } from './build-auth.js';
 import { isLoopbackHost } from './loopback.js';
+import { buildAudit, buildStore, type RawAudit, type RawStore } from './build-audit.js';
 import {
   buildClassification,
   buildMasking,
@@ -52,7 +53,10 @@ interface RawConfig {
     observe?: boolean;
     passthrough?: string[];
     views?: Record<string, RawView>;
+    subjects?: ({ param: string } | { query: string } | { jsonPath: string })[];
   }[];
+  audit?: RawAudit;
+  store?: RawStore;
   auth?: RawAuth;
   purposes?: RawPurpose[];
   classification?: RawClassification;
@@ -176,11 +180,19 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
       observe: r.observe ?? false,
       passthrough: [...(r.passthrough ?? [])],
       views: buildViews(r.views, index, routePurposes, masking, ctx),
+      subjects: (r.subjects ?? []).map((subject, i) => {
+        if ('param' in subject && !r.path.split('/').includes(`:${subject.param}`)) {
+          issues.push({ path: ['routes', index, 'subjects', i], message: `the path has no parameter ":${subject.param}"` });
+        }
+        return { ...subject };
+      }),
     };
   });
   issues.push(...compileRoutes(routes).issues);
 
   const mode = raw.mode ?? 'production';
+  const audit = buildAudit(raw.audit, mode, baseDir, ctx);
+  const store = buildStore(raw.store, baseDir, ctx, env);
   const tlsRaw = raw.tls ?? {};
   const clientCertificate = tlsRaw.clientCertificate ?? 'none';
   const tls = {
@@ -227,6 +239,8 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     purposes,
     classification,
     masking,
+    audit,
+    store,
   };
   return { config: deepFreeze(config), locate: (issue) => doc.locate(issue) };
 }

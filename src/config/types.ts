@@ -56,6 +56,33 @@ export interface RouteConfig {
   readonly passthrough: readonly string[];
   /** Per-purpose views; a purpose without one gets the default view. */
   readonly views: Readonly<Record<string, ViewConfig>>;
+  /** Where the customer ids this route touches are found. */
+  readonly subjects: readonly SubjectSource[];
+}
+
+export type SubjectSource = { readonly param: string } | { readonly query: string } | { readonly jsonPath: string };
+
+export interface AuditConfig {
+  /** Configured chain id, or undefined to make one per journal directory. */
+  readonly instanceId: string | undefined;
+  /** Absolute, or undefined for <var>/audit. */
+  readonly journalDir: string | undefined;
+  readonly durability: 'before_release' | 'async';
+  readonly spoolBudgetBytes: number;
+  readonly segmentBytes: number;
+  readonly retentionDays: number;
+  readonly subjectsCap: number;
+  readonly shipIntervalMs: number;
+  /** Ed25519 PKCS#8 PEM; undefined only in demo mode (a demo key is made under var/). */
+  readonly checkpointKey: string | undefined;
+  readonly checkpointEveryRecords: number;
+  readonly checkpointEverySeconds: number;
+}
+
+export interface StoreConfig {
+  /** PostgreSQL URL, or undefined for the embedded store. */
+  readonly databaseUrl: string | undefined;
+  readonly embeddedDir: string | undefined;
 }
 
 export type DataClass = 'C3' | 'C2' | 'C1' | 'public';
@@ -179,4 +206,6 @@ export interface Config {
   readonly purposes: readonly PurposeConfig[];
   readonly classification: Classification;
   readonly masking: MaskingConfig;
+  readonly audit: AuditConfig;
+  readonly store: StoreConfig;
 }

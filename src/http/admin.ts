@@ -1,12 +1,16 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { PolicyHolder } from '../policy/compile.js';
 import type { Logger } from '../logging.js';
+import type { Db } from '../store/db.js';
+import { subjectHistory } from '../store/audit-store.js';
 
 export interface AdminDeps {
   readonly policy: PolicyHolder;
   readonly logger: Logger;
   /** Extra readiness checks later stages register (audit journal, store). */
   readonly readiness?: () => { ready: boolean; detail: Record<string, unknown> };
+  /** The store, for the officer's "who accessed this customer" query. */
+  readonly db?: Db;
 }
 
 /**
@@ -28,6 +32,15 @@ export function buildAdmin(deps: AdminDeps): FastifyInstance {
       config: { loaded: true, routes: policy.routes.routes.length, upstreams: policy.upstreams.size },
       ...extra.detail,
     });
+  });
+  // "Who accessed my data": the officer answers a customer from this (admin plane only;
+  // the admin plane listens on loopback by default).
+  app.get<{ Params: { id: string }; Querystring: { from?: string; to?: string } }>('/audit/subjects/:id', async (request, reply) => {
+    if (!deps.db) return reply.code(503).send({ error: 'no store' });
+    const from = request.query.from ? new Date(request.query.from) : new Date(Date.now() - 365 * 86400_000);
+    const to = request.query.to ? new Date(request.query.to) : new Date(Date.now() + 60_000);
+    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) return reply.code(400).send({ error: 'from/to must be dates' });
+    return { subject: request.params.id, from: from.toISOString(), to: to.toISOString(), accesses: await subjectHistory(deps.db, request.params.id, from, to) };
   });
   return app;
 }

@@ -6,6 +6,8 @@ import { CustodianError, type ErrorCode, errorBody, statusOf } from '../errors.j
 export function sendError(reply: FastifyReply, code: ErrorCode, detail?: string): FastifyReply {
   const extra = code.startsWith('CUSTODIAN_AUTH_') ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {};
   if (code === 'CUSTODIAN_AUTH_MISSING') extra['www-authenticate'] = 'Bearer';
+  // The audit stage records refusals with their code.
+  if (reply.request.custodian) reply.request.custodian.refusal = code;
   return reply
     .code(statusOf(code))
     .headers(extra)

@@ -3,6 +3,8 @@ import type { UpstreamConfig } from '../config/types.js';
 import type { Policy } from '../policy/compile.js';
 import type { CompiledPurpose } from '../policy/purposes.js';
 import type { FieldReport } from '../mask/report.js';
+import type { SubjectSet } from '../audit/subjects.js';
+import type { ErrorCode } from '../errors.js';
 import type { RequestTarget } from '../policy/request-target.js';
 import type { RouteMatch } from '../policy/routes.js';
 
@@ -22,6 +24,14 @@ export interface RequestState {
   fieldReport: FieldReport | undefined;
   /** A streamed response was cut off because its body could not be masked. */
   transformFailed: boolean;
+  /** The refusal code sent, if the request was refused. */
+  refusal: ErrorCode | undefined;
+  /** Customer ids touched (request parameters, then the response). */
+  subjects: SubjectSet | undefined;
+  /** Resolves once the allow decision is durable; rejects if it cannot be recorded. */
+  decisionDurable: Promise<void> | undefined;
+  /** Bytes of a streamed, transformed body (buffered bodies have a Content-Length). */
+  streamedBytes: number | undefined;
 }
 
 declare module 'fastify' {
@@ -40,5 +50,9 @@ export function emptyState(): RequestState {
     purpose: undefined,
     fieldReport: undefined,
     transformFailed: false,
+    refusal: undefined,
+    subjects: undefined,
+    decisionDurable: undefined,
+    streamedBytes: undefined,
   };
 }

@@ -5,6 +5,7 @@ import { decodedBody, firstSignificantByte, isJsonContentType, readPrefix } from
 import { FieldReport } from '../mask/report.js';
 import { ArrayMaskingStream } from '../mask/stream-array.js';
 import { TransformError, transformValue } from '../mask/walk.js';
+import { collectAt, responsePaths } from '../audit/subjects.js';
 import { sendError } from './errors.js';
 
 /** The part of an undici response reply-from hands to onResponse. */
@@ -59,6 +60,16 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
     return;
   }
   const route = match.route.config;
+  const subjectPaths = responsePaths(route.subjects);
+  const subjects = request.custodian.subjects;
+  /** Customer ids named in the response body, for the access record. */
+  const noteSubjects = (value: unknown) => {
+    if (subjects) for (const steps of subjectPaths) collectAt(value, steps, subjects);
+  };
+  const noteElementSubjects = (element: unknown) => {
+    // `$[*].id` paths of an array body, applied to one streamed element.
+    if (subjects) for (const steps of subjectPaths) if (steps[0] && 'each' in steps[0]) collectAt(element, steps, subjects, 1);
+  };
   const report = new FieldReport();
   request.custodian.fieldReport = report;
   const masking = policy.config.masking;
@@ -94,7 +105,9 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
     if (route.observe) {
       // Observe: decide and report on what we could read, release the upstream bytes unchanged.
       if (prefix.ended) {
-        transformValue(JSON.parse(Buffer.concat(prefix.chunks).toString('utf8')), plan, report);
+        const observed = JSON.parse(Buffer.concat(prefix.chunks).toString('utf8'));
+        noteSubjects(observed);
+        transformValue(observed, plan, report);
         reply.send(Buffer.concat(prefix.chunks));
       } else {
         const rest = new PassThrough();
@@ -108,6 +121,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
     }
     if (prefix.ended) {
       const value = JSON.parse(Buffer.concat(prefix.chunks).toString('utf8'));
+      noteSubjects(value);
       const masked = JSON.stringify(transformValue(value, plan, report));
       rewrittenHeaders(reply);
       reply.send(masked);
@@ -118,12 +132,16 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
       const whole = await readPrefix(body, masking.maxBufferedBytes - prefix.bytes);
       if (!whole.ended) throw new TransformError('too_large');
       const value = JSON.parse(Buffer.concat([...prefix.chunks, ...whole.chunks]).toString('utf8'));
+      noteSubjects(value);
       const masked = JSON.stringify(transformValue(value, plan, report));
       rewrittenHeaders(reply);
       reply.send(masked);
       return;
     }
-    const masker = new ArrayMaskingStream(plan, report, masking.maxBufferedBytes);
+    const masker = new ArrayMaskingStream(plan, report, masking.maxBufferedBytes, noteElementSubjects);
+    masker.on('end', () => {
+      request.custodian.streamedBytes = masker.outputBytes;
+    });
     masker.on('error', (err) => {
       // Headers are gone; cutting the connection is the only honest signal left.
       request.log.warn({ code: err instanceof TransformError ? CODE_FOR[err.reason] : 'CUSTODIAN_TRANSFORM_INVALID_BODY' }, 'streamed response aborted');

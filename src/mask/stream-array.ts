@@ -48,13 +48,17 @@ export class ArrayMaskingStream extends Transform {
   readonly #plan: FieldPlan;
   readonly #report: FieldReport;
   readonly #maxElement: number;
+  readonly #onElement: ((value: unknown) => void) | undefined;
   elements = 0;
+  /** Bytes written out so far. */
+  outputBytes = 0;
 
-  constructor(plan: FieldPlan, report: FieldReport, maxElementBytes: number) {
+  constructor(plan: FieldPlan, report: FieldReport, maxElementBytes: number, onElement?: (value: unknown) => void) {
     super({ readableHighWaterMark: FLUSH_AT });
     this.#plan = plan;
     this.#report = report;
     this.#maxElement = maxElementBytes;
+    this.#onElement = onElement;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -84,7 +88,9 @@ export class ArrayMaskingStream extends Transform {
 
   #flushOut(force: boolean): void {
     if (this.#out.length > 0 && (force || this.#outLength >= FLUSH_AT)) {
-      this.push(this.#out.join(''));
+      const text = this.#out.join('');
+      this.outputBytes += Buffer.byteLength(text);
+      this.push(text);
       this.#out = [];
       this.#outLength = 0;
     }
@@ -98,6 +104,7 @@ export class ArrayMaskingStream extends Transform {
     } catch (err) {
       throw new TransformError('invalid_json', { cause: err });
     }
+    this.#onElement?.(value);
     const json = JSON.stringify(transformValue(value, this.#plan, this.#report, '$[*]', 1));
     const piece = this.#first ? json : `,${json}`;
     this.#out.push(piece);

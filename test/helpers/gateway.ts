@@ -6,6 +6,8 @@ import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/logging.js';
 import { type RunningGateway, startGateway } from '../../src/server.js';
 import { testPki } from './certs.js';
+import { testDb } from './store.js';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { AUDIENCE, ISSUER, mint, type SigningKey, signingKey, testPurposes } from './tokens.js';
 
 export interface TestGateway extends RunningGateway {
@@ -29,6 +31,9 @@ export function basicRoutes(upstream = 'origin', purposes = ['credit_assessment'
     { id: 'customers.create', method: 'POST', path: '/api/customers', upstream, purposes },
   ];
 }
+
+/** The Ed25519 key test gateways sign audit checkpoints with. */
+export const CHECKPOINT_KEY_PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 /** The key the default test issuer trusts (static key source). */
 export const testKey: SigningKey = signingKey('test-1');
@@ -64,7 +69,9 @@ export async function startTestGateway(
   writeFileSync(join(dir, 'server-key.pem'), pki.serverKey);
   writeFileSync(join(dir, 'issuer-key.pem'), testKey.publicPem);
   writeFileSync(join(dir, 'client-ca.pem'), pki.caCert);
+  writeFileSync(join(dir, 'checkpoint-key.pem'), CHECKPOINT_KEY_PEM);
   const full = {
+    audit: { instanceId: `test-${randomBytes(6).toString('hex')}`, checkpoint: { key: { file: 'checkpoint-key.pem' } } },
     listen: { data: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
     tls: { cert: { file: 'server.pem' }, key: { file: 'server-key.pem' } },
     auth: { issuers: [staticIssuer()] },
@@ -73,7 +80,12 @@ export async function startTestGateway(
   };
   const file = join(dir, 'custodian.yaml');
   writeFileSync(file, stringify(full));
-  const gateway = await startGateway(loadConfig(file), { logger: options.logger ?? silentLogger(), varDir: join(dir, 'var'), now: options.now });
+  const gateway = await startGateway(loadConfig(file), {
+    logger: options.logger ?? silentLogger(),
+    varDir: join(dir, 'var'),
+    now: options.now,
+    db: await testDb(),
+  });
   t.teardown(() => gateway.close());
   return { ...gateway, port: Number(new URL(gateway.dataUrl).port), ca: pki.caCert, dir };
 }

@@ -40,6 +40,7 @@ export function planFor(
     detectors: options.detectors ?? true,
     observe: false,
     passthrough: [],
+    subjects: [],
     views: options.view ? { p: { classes: options.view.classes ?? {}, fields: options.view.fields ?? {} } } : {},
   };
   return compileFieldPlan(route, 'p', options.classification ?? dictionary(), PSEUDONYM_KEYS);

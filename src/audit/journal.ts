@@ -1,0 +1,300 @@
+import { type FileHandle, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chainHash } from './chain.js';
+import { type AuditRecord, type ChainedRecord, GENESIS_HASH } from './record.js';
+
+export interface JournalOptions {
+  readonly dir: string;
+  readonly instance: string;
+  /** Start a new segment file after this many bytes. */
+  readonly segmentBytes: number;
+  /** Unshipped bytes allowed on disk before appends are refused (the spool budget). */
+  readonly budgetBytes: number;
+}
+
+export interface JournalHealth {
+  readonly writable: boolean;
+  readonly unshippedBytes: number;
+  readonly budgetBytes: number;
+  readonly exhausted: boolean;
+  readonly headSeq: number;
+  readonly shippedSeq: number;
+  readonly lastError: string | undefined;
+}
+
+/** Why an append was refused: the caller must not release data it cannot record. */
+export class JournalUnavailableError extends Error {
+  constructor(reason: string, options: { cause?: unknown } = {}) {
+    super(`audit journal unavailable: ${reason}`, options);
+    this.name = 'JournalUnavailableError';
+  }
+}
+
+interface Pending {
+  readonly record: AuditRecord;
+  readonly resolve: (chained: ChainedRecord) => void;
+  readonly reject: (err: Error) => void;
+}
+
+const READ_CHUNK = 8 * 1024 * 1024;
+
+/** Up to `length` bytes of a file from `offset`. */
+async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await open(file, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const n = Math.max(0, Math.min(length, size - offset));
+    const buffer = Buffer.alloc(n);
+    if (n > 0) await fh.read(buffer, 0, n, offset);
+    return buffer;
+  } finally {
+    await fh.close();
+  }
+}
+
+const SEGMENT = /^journal-(.+)-(\d{12})\.jsonl$/;
+
+function segmentName(instance: string, firstSeq: number): string {
+  return `journal-${instance}-${String(firstSeq).padStart(12, '0')}.jsonl`;
+}
+
+/** Segment files of one instance, oldest first. */
+export async function listSegments(dir: string, instance?: string): Promise<{ file: string; instance: string; firstSeq: number }[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((name) => ({ name, m: SEGMENT.exec(name) }))
+    .filter((x): x is { name: string; m: RegExpExecArray } => x.m !== null && (instance === undefined || x.m[1] === instance))
+    .map(({ name, m }) => ({ file: join(dir, name), instance: m[1] as string, firstSeq: Number(m[2]) }))
+    .sort((a, b) => a.instance.localeCompare(b.instance) || a.firstSeq - b.firstSeq);
+}
+
+/**
+ * The local, append-only, hash-chained audit journal. Appends are group-committed: records that
+ * arrive while a flush is in progress are written and fsync'd together, and each append resolves
+ * only once its record is on disk. A torn tail from a crash is cut back to the last whole record
+ * on open.
+ */
+export class Journal {
+  readonly #opts: JournalOptions;
+  #fh: FileHandle | undefined;
+  #segmentSize = 0;
+  #headSeq = 0;
+  #headHash = GENESIS_HASH;
+  #shippedSeq = 0;
+  #unshippedBytes = 0;
+  #queue: Pending[] = [];
+  #flushing = false;
+  #writable = true;
+  #lastError: string | undefined;
+  #closed = false;
+  /** Bytes per seq range not yet shipped, oldest first, to release budget when shipping advances. */
+  #unshippedBatches: { lastSeq: number; bytes: number }[] = [];
+
+  private constructor(opts: JournalOptions) {
+    this.#opts = opts;
+  }
+
+  static async open(opts: JournalOptions): Promise<Journal> {
+    const journal = new Journal(opts);
+    await mkdir(opts.dir, { recursive: true });
+    await journal.#recover();
+    return journal;
+  }
+
+  get instance(): string {
+    return this.#opts.instance;
+  }
+
+  get dir(): string {
+    return this.#opts.dir;
+  }
+
+  /** The last record on disk: what a checkpoint signs. */
+  get head(): { seq: number; hash: string } {
+    return { seq: this.#headSeq, hash: this.#headHash };
+  }
+
+  get health(): JournalHealth {
+    return {
+      writable: this.#writable,
+      unshippedBytes: this.#unshippedBytes,
+      budgetBytes: this.#opts.budgetBytes,
+      exhausted: this.#unshippedBytes >= this.#opts.budgetBytes,
+      headSeq: this.#headSeq,
+      shippedSeq: this.#shippedSeq,
+      lastError: this.#lastError,
+    };
+  }
+
+  /**
+   * Whether a new record can be accepted right now (checked before customer data is fetched).
+   * After a write failure one probe per second is let through, so a freed disk recovers.
+   */
+  canAccept(): boolean {
+    if (this.#closed || this.#unshippedBytes >= this.#opts.budgetBytes) return false;
+    return this.#writable || Date.now() - this.#failedAt > 1000;
+  }
+
+  #failedAt = 0;
+
+  /** Append a record; resolves when it is durable (fsync'd). */
+  append(record: AuditRecord): Promise<ChainedRecord> {
+    if (this.#closed) return Promise.reject(new JournalUnavailableError('closed'));
+    if (this.#unshippedBytes >= this.#opts.budgetBytes) {
+      return Promise.reject(new JournalUnavailableError('spool budget exhausted'));
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ record, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  /** The shipper reports how far the database has everything; frees spool budget. */
+  async markShipped(seq: number): Promise<void> {
+    if (seq <= this.#shippedSeq) return;
+    this.#shippedSeq = seq;
+    while (this.#unshippedBatches.length > 0 && (this.#unshippedBatches[0]?.lastSeq ?? 0) <= seq) {
+      this.#unshippedBytes -= this.#unshippedBatches.shift()?.bytes ?? 0;
+    }
+    await writeFile(join(this.#opts.dir, `shipped-${this.#opts.instance}.json`), JSON.stringify({ seq }));
+  }
+
+  /** Where the last readAfter stopped, so the shipper does not re-read whole segments. */
+  #cursor: { file: string; offset: number; lastSeq: number } | undefined;
+
+  /** Records with seq > `afterSeq`, in order, at most `limit` (for the shipper). */
+  async readAfter(afterSeq: number, limit: number): Promise<ChainedRecord[]> {
+    const out: ChainedRecord[] = [];
+    const segments = await listSegments(this.#opts.dir, this.#opts.instance);
+    let startIndex = 0;
+    let offset = 0;
+    if (this.#cursor && this.#cursor.lastSeq === afterSeq) {
+      startIndex = Math.max(0, segments.findIndex((s) => s.file === this.#cursor?.file));
+      offset = this.#cursor.offset;
+    } else {
+      // Skip segments that end before what we need.
+      while (startIndex + 1 < segments.length && (segments[startIndex + 1]?.firstSeq ?? 0) <= afterSeq + 1) startIndex++;
+    }
+    for (let i = startIndex; i < segments.length && out.length < limit; i++) {
+      const file = (segments[i] as { file: string }).file;
+      const from = i === startIndex ? offset : 0;
+      const buffer = await readRange(file, from, READ_CHUNK);
+      let pos = 0;
+      while (pos < buffer.length && out.length < limit) {
+        const nl = buffer.indexOf(0x0a, pos);
+        if (nl === -1) break; // a record still being written, or the read window's end
+        const rec = JSON.parse(buffer.subarray(pos, nl).toString('utf8')) as ChainedRecord;
+        pos = nl + 1;
+        if (rec.seq > afterSeq) out.push(rec);
+      }
+      this.#cursor = { file, offset: from + pos, lastSeq: out.at(-1)?.seq ?? afterSeq };
+      if (pos < buffer.length) break; // more in this segment: the next call continues here
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#flushing) await new Promise((r) => setTimeout(r, 1));
+    await this.#fh?.close();
+    this.#fh = undefined;
+  }
+
+  async #recover(): Promise<void> {
+    const marker = join(this.#opts.dir, `shipped-${this.#opts.instance}.json`);
+    try {
+      this.#shippedSeq = (JSON.parse(await readFile(marker, 'utf8')) as { seq: number }).seq;
+    } catch {
+      this.#shippedSeq = 0;
+    }
+    const segments = await listSegments(this.#opts.dir, this.#opts.instance);
+    for (const segment of segments) {
+      const text = await readFile(segment.file, 'utf8');
+      let good = 0;
+      for (const line of text.split('\n')) {
+        if (line === '') continue;
+        let rec: ChainedRecord;
+        try {
+          rec = JSON.parse(line) as ChainedRecord;
+        } catch {
+          break; // a torn last line from a crash mid-write
+        }
+        good += Buffer.byteLength(line) + 1;
+        this.#headSeq = rec.seq;
+        this.#headHash = rec.hash;
+        if (rec.seq > this.#shippedSeq) {
+          this.#unshippedBytes += Buffer.byteLength(line) + 1;
+          this.#unshippedBatches.push({ lastSeq: rec.seq, bytes: Buffer.byteLength(line) + 1 });
+        }
+      }
+      if (segment === segments.at(-1)) {
+        const size = (await stat(segment.file)).size;
+        this.#fh = await open(segment.file, 'r+');
+        if (good < size) await this.#fh.truncate(good);
+        this.#segmentSize = good;
+      }
+    }
+  }
+
+  async #openSegmentFor(seq: number): Promise<FileHandle> {
+    if (this.#fh && this.#segmentSize < this.#opts.segmentBytes) return this.#fh;
+    await this.#fh?.close();
+    this.#fh = await open(join(this.#opts.dir, segmentName(this.#opts.instance, seq)), 'a+');
+    this.#segmentSize = 0;
+    return this.#fh;
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      const chained: ChainedRecord[] = [];
+      let seq = this.#headSeq;
+      let prev = this.#headHash;
+      for (const { record } of batch) {
+        seq++;
+        const hash = chainHash(prev, this.#opts.instance, seq, record);
+        chained.push({ instance: this.#opts.instance, seq, prevHash: prev, hash, record });
+        prev = hash;
+      }
+      const bytes = Buffer.from(`${chained.map((c) => JSON.stringify(c)).join('\n')}\n`);
+      let fh: FileHandle | undefined;
+      const before = this.#segmentSize;
+      try {
+        fh = await this.#openSegmentFor(this.#headSeq + 1);
+        const sizeBefore = fh === this.#fh ? this.#segmentSize : before;
+        try {
+          await fh.write(bytes, 0, bytes.length, null);
+          await fh.datasync();
+        } catch (err) {
+          // Undo a partial write so the chain on disk stays whole.
+          await fh.truncate(sizeBefore).catch(() => undefined);
+          throw err;
+        }
+        this.#segmentSize += bytes.length;
+        this.#headSeq = seq;
+        this.#headHash = prev;
+        this.#unshippedBytes += bytes.length;
+        this.#unshippedBatches.push({ lastSeq: seq, bytes: bytes.length });
+        this.#writable = true;
+        this.#lastError = undefined;
+        batch.forEach((p, i) => p.resolve(chained[i] as ChainedRecord));
+      } catch (err) {
+        this.#writable = false;
+        this.#failedAt = Date.now();
+        this.#lastError = (err as NodeJS.ErrnoException).code ?? 'write failed';
+        const failure = new JournalUnavailableError(this.#lastError, { cause: err });
+        for (const p of batch) p.reject(failure);
+      }
+    }
+    this.#flushing = false;
+  }
+}

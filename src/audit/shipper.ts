@@ -1,0 +1,89 @@
+import type { Db } from '../store/db.js';
+import { insertAuditBatch, setShippedSeq, shippedSeq } from '../store/audit-store.js';
+import type { Journal } from './journal.js';
+
+export interface ShipperStatus {
+  readonly shippedSeq: number;
+  readonly lagRecords: number;
+  readonly lastError: string | undefined;
+  readonly failures: number;
+}
+
+/**
+ * Copies journal records into the database in batches, at least once: the shipped position is
+ * advanced only after the batch committed, and inserts are idempotent, so a crash between the
+ * two re-sends a batch without duplicating it. While the database is down the journal keeps
+ * accepting (the spool); shipping resumes by itself with backoff.
+ */
+export class Shipper {
+  readonly #journal: Journal;
+  readonly #db: Db;
+  readonly #batch: number;
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+  #stopped = false;
+  #backoffMs = 0;
+  #status: ShipperStatus = { shippedSeq: 0, lagRecords: 0, lastError: undefined, failures: 0 };
+
+  constructor(journal: Journal, db: Db, batch = 2000) {
+    this.#journal = journal;
+    this.#db = db;
+    this.#batch = batch;
+  }
+
+  get status(): ShipperStatus {
+    return { ...this.#status, lagRecords: this.#journal.health.headSeq - this.#status.shippedSeq };
+  }
+
+  /** Ship everything currently in the journal; resolves when caught up (or throws on DB error). */
+  async shipOnce(): Promise<number> {
+    let total = 0;
+    let from = Math.max(this.#journal.health.shippedSeq, await shippedSeq(this.#db, this.#journal.instance));
+    await this.#journal.markShipped(from);
+    this.#status = { ...this.#status, shippedSeq: from };
+    for (;;) {
+      const records = await this.#journal.readAfter(from, this.#batch);
+      if (records.length === 0) return total;
+      await insertAuditBatch(this.#db, records);
+      const last = records.at(-1)?.seq ?? from;
+      await setShippedSeq(this.#db, this.#journal.instance, last);
+      await this.#journal.markShipped(last);
+      this.#status = { ...this.#status, shippedSeq: last, lastError: undefined };
+      total += records.length;
+      from = last;
+    }
+  }
+
+  /** Ship continuously every `intervalMs` until stop(). */
+  start(intervalMs = 250): void {
+    const tick = async () => {
+      if (this.#stopped) return;
+      this.#running = true;
+      try {
+        await this.shipOnce();
+        this.#backoffMs = 0;
+      } catch (err) {
+        this.#backoffMs = Math.min(Math.max(this.#backoffMs * 2, 250), 10_000);
+        this.#status = {
+          ...this.#status,
+          failures: this.#status.failures + 1,
+          lastError: (err as { code?: string }).code ?? (err instanceof Error ? err.message.slice(0, 120) : 'error'),
+        };
+      } finally {
+        this.#running = false;
+      }
+      if (!this.#stopped) {
+        this.#timer = setTimeout(tick, intervalMs + this.#backoffMs);
+        this.#timer.unref();
+      }
+    };
+    this.#timer = setTimeout(tick, 0);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    while (this.#running) await new Promise((r) => setTimeout(r, 5));
+  }
+}

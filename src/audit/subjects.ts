@@ -1,0 +1,90 @@
+import type { SubjectSource } from '../config/types.js';
+import { emptyHits, maskDetected } from '../mask/detectors.js';
+
+/**
+ * The customer ids a request touched, from the route's subject definition: path parameters and
+ * query parameters at decision time, JSON paths in the response as it is transformed. Capped
+ * list plus an exact count. An id that is itself an identifier (an ID number used as a key) is
+ * masked before it is kept.
+ */
+export class SubjectSet {
+  readonly #ids = new Set<string>();
+  #count = 0;
+  readonly #cap: number;
+
+  constructor(cap: number) {
+    this.#cap = cap;
+  }
+
+  add(value: unknown): void {
+    if (value === null || value === undefined || typeof value === 'object') return;
+    const id = maskDetected(String(value), emptyHits());
+    if (this.#ids.has(id)) return;
+    this.#count++;
+    if (this.#ids.size < this.#cap) this.#ids.add(id);
+  }
+
+  get size(): number {
+    return this.#count;
+  }
+
+  toJSON(): { ids: string[]; count: number } {
+    return { ids: [...this.#ids], count: this.#count };
+  }
+}
+
+function queryValues(rawQuery: string, name: string): string[] {
+  const out: string[] = [];
+  for (const pair of rawQuery.split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq === -1) continue;
+    try {
+      if (decodeURIComponent(pair.slice(0, eq)) === name) out.push(decodeURIComponent(pair.slice(eq + 1).replaceAll('+', ' ')));
+    } catch {
+      // undecodable: not an id we can name
+    }
+  }
+  return out;
+}
+
+/** Subjects named by the request itself (path and query parameters). */
+export function requestSubjects(
+  sources: readonly SubjectSource[],
+  params: Readonly<Record<string, string>>,
+  rawQuery: string,
+  into: SubjectSet,
+): void {
+  for (const s of sources) {
+    if ('param' in s) into.add(params[s.param]);
+    else if ('query' in s) for (const v of queryValues(rawQuery, s.query)) into.add(v);
+  }
+}
+
+type Step = { key: string } | { each: true };
+
+/** `$.items[*].id` → [{key: items}, {each}, {key: id}] */
+export function parseJsonPath(path: string): Step[] {
+  const steps: Step[] = [];
+  const re = /\.([^.[\]]+)|\[\*\]/g;
+  for (const m of path.slice(1).matchAll(re)) steps.push(m[1] !== undefined ? { key: m[1] } : { each: true });
+  return steps;
+}
+
+/** Collect the values at a parsed JSON path (own properties only). */
+export function collectAt(value: unknown, steps: readonly Step[], into: SubjectSet, from = 0): void {
+  if (from === steps.length) {
+    into.add(value);
+    return;
+  }
+  const step = steps[from] as Step;
+  if ('each' in step) {
+    if (Array.isArray(value)) for (const item of value) collectAt(item, steps, into, from + 1);
+  } else if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.hasOwn(value, step.key)) {
+    collectAt((value as Record<string, unknown>)[step.key], steps, into, from + 1);
+  }
+}
+
+/** Response JSON paths of a route, compiled. `$[*]…` paths also serve streamed array elements. */
+export function responsePaths(sources: readonly SubjectSource[]): Step[][] {
+  return sources.flatMap((s) => ('jsonPath' in s ? [parseJsonPath(s.jsonPath)] : []));
+}

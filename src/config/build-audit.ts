@@ -1,0 +1,47 @@
+import { resolve } from 'node:path';
+import type { BuildContext } from './build-auth.js';
+import type { SecretRef } from './secrets.js';
+import type { AuditConfig, StoreConfig } from './types.js';
+
+export interface RawAudit {
+  instanceId?: string;
+  journalDir?: string;
+  durability?: 'before_release' | 'async';
+  spoolBudgetBytes?: number;
+  segmentBytes?: number;
+  retentionDays?: number;
+  subjectsCap?: number;
+  shipIntervalMs?: number;
+  checkpoint?: { key?: SecretRef; everyRecords?: number; everySeconds?: number };
+}
+
+export interface RawStore {
+  databaseUrl?: SecretRef;
+  embeddedDir?: string;
+}
+
+export function buildAudit(raw: RawAudit | undefined, mode: 'production' | 'demo', baseDir: string, ctx: BuildContext): AuditConfig {
+  const a = raw ?? {};
+  const key = ctx.secret(a.checkpoint?.key, ['audit', 'checkpoint', 'key']);
+  if (a.checkpoint?.key === undefined && mode !== 'demo') {
+    ctx.issues.push({ path: ['audit'], message: 'audit.checkpoint.key (Ed25519 private key) is required outside demo mode' });
+  }
+  return {
+    instanceId: a.instanceId,
+    journalDir: a.journalDir ? resolve(baseDir, a.journalDir) : undefined,
+    durability: a.durability ?? 'before_release',
+    spoolBudgetBytes: a.spoolBudgetBytes ?? 1073741824,
+    segmentBytes: a.segmentBytes ?? 67108864,
+    retentionDays: a.retentionDays ?? 1095,
+    subjectsCap: a.subjectsCap ?? 20,
+    shipIntervalMs: a.shipIntervalMs ?? 250,
+    checkpointKey: key,
+    checkpointEveryRecords: a.checkpoint?.everyRecords ?? 10000,
+    checkpointEverySeconds: a.checkpoint?.everySeconds ?? 60,
+  };
+}
+
+export function buildStore(raw: RawStore | undefined, baseDir: string, ctx: BuildContext, env: NodeJS.ProcessEnv): StoreConfig {
+  const url = raw?.databaseUrl !== undefined ? ctx.secret(raw.databaseUrl, ['store', 'databaseUrl']) : env.DATABASE_URL || undefined;
+  return { databaseUrl: url, embeddedDir: raw?.embeddedDir ? resolve(baseDir, raw.embeddedDir) : undefined };
+}

@@ -1,0 +1,137 @@
+import type { ChainedRecord } from '../audit/record.js';
+import type { Db } from './db.js';
+import { ensurePartition } from './migrations.js';
+
+/**
+ * Insert a batch of chained records in one statement (unnest of arrays). Idempotent: a record
+ * shipped twice (at-least-once delivery after a crash) hits the primary key and is skipped.
+ * Returns how many rows were new.
+ */
+export async function insertAuditBatch(db: Db, records: readonly ChainedRecord[]): Promise<number> {
+  if (records.length === 0) return 0;
+  const months = new Set<string>();
+  for (const r of records) {
+    const key = r.record.time.slice(0, 7);
+    if (!months.has(key)) {
+      months.add(key);
+      await ensurePartition(db, new Date(r.record.time));
+    }
+  }
+  const col = <T>(fn: (r: ChainedRecord) => T) => records.map(fn);
+  const result = await db.query<{ seq: string }>(
+    `INSERT INTO audit_events (instance_id, seq, occurred_at, type, request_id, caller_sub, caller_kind, caller_org,
+       purpose, route_id, decision, reason, status, subjects, record, prev_hash, hash)
+     SELECT t.instance_id, t.seq, t.occurred_at, t.type, t.request_id, t.caller_sub, t.caller_kind, t.caller_org,
+       t.purpose, t.route_id, t.decision, t.reason, t.status,
+       COALESCE(ARRAY(SELECT jsonb_array_elements_text(t.subjects)), '{}'), t.record, t.prev_hash, t.hash
+     FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+       $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::jsonb[], $15::jsonb[], $16::text[], $17::text[])
+       AS t(instance_id, seq, occurred_at, type, request_id, caller_sub, caller_kind, caller_org, purpose, route_id,
+            decision, reason, status, subjects, record, prev_hash, hash)
+     ON CONFLICT DO NOTHING
+     RETURNING seq`,
+    [
+      col((r) => r.instance),
+      col((r) => r.seq),
+      col((r) => r.record.time),
+      col((r) => r.record.type),
+      col((r) => r.record.requestId ?? null),
+      col((r) => r.record.caller?.sub ?? null),
+      col((r) => r.record.caller?.kind ?? null),
+      col((r) => r.record.caller?.org ?? null),
+      col((r) => r.record.purpose ?? null),
+      col((r) => r.record.route ?? null),
+      col((r) => r.record.decision ?? null),
+      col((r) => r.record.reason ?? null),
+      col((r) => r.record.status ?? null),
+      col((r) => JSON.stringify(r.record.subjects?.ids ?? [])),
+      col((r) => JSON.stringify(r.record)),
+      col((r) => r.prevHash),
+      col((r) => r.hash),
+    ],
+  );
+  return result.rows.length;
+}
+
+export async function shippedSeq(db: Db, instance: string): Promise<number> {
+  const r = await db.query<{ shipped_seq: string }>('SELECT shipped_seq FROM audit_ship_state WHERE instance_id = $1', [instance]);
+  return r.rows[0] ? Number(r.rows[0].shipped_seq) : 0;
+}
+
+export async function setShippedSeq(db: Db, instance: string, seq: number): Promise<void> {
+  await db.query(
+    `INSERT INTO audit_ship_state (instance_id, shipped_seq, updated_at) VALUES ($1, $2, now())
+     ON CONFLICT (instance_id) DO UPDATE SET shipped_seq = GREATEST(audit_ship_state.shipped_seq, EXCLUDED.shipped_seq), updated_at = now()`,
+    [instance, seq],
+  );
+}
+
+/** Every chained record of an instance from the database, in seq order (for verification). */
+export async function readChain(db: Db, instance: string, afterSeq: number, limit: number): Promise<ChainedRecord[]> {
+  const r = await db.query<{ seq: string; prev_hash: string; hash: string; record: unknown }>(
+    'SELECT seq, prev_hash, hash, record FROM audit_events WHERE instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+    [instance, afterSeq, limit],
+  );
+  return r.rows.map((row) => ({
+    instance,
+    seq: Number(row.seq),
+    prevHash: row.prev_hash,
+    hash: row.hash,
+    record: (typeof row.record === 'string' ? JSON.parse(row.record) : row.record) as ChainedRecord['record'],
+  }));
+}
+
+export async function instances(db: Db): Promise<string[]> {
+  const r = await db.query<{ instance_id: string }>('SELECT DISTINCT instance_id FROM audit_events ORDER BY 1');
+  return r.rows.map((x) => x.instance_id);
+}
+
+export interface SubjectAccess {
+  readonly time: string;
+  readonly caller: string;
+  readonly kind: string | null;
+  readonly roles: readonly string[];
+  readonly purpose: string | null;
+  readonly route: string | null;
+  readonly decision: string | null;
+  readonly status: number | null;
+  readonly revealedClasses: readonly string[];
+}
+
+/**
+ * "Who accessed my data": every completed request that touched the customer, with the classes
+ * released in clear. What the officer needs to answer a customer (PIPL art. 45, 征信业管理条例 art. 25).
+ */
+export async function subjectHistory(db: Db, subject: string, from: Date, to: Date): Promise<SubjectAccess[]> {
+  const r = await db.query<{ occurred_at: Date | string; record: unknown }>(
+    `SELECT occurred_at, record FROM audit_events
+     WHERE $1 = ANY(subjects) AND occurred_at >= $2 AND occurred_at < $3 AND type IN ('decision', 'completion')
+     ORDER BY occurred_at, seq`,
+    [subject, from.toISOString(), to.toISOString()],
+  );
+  // One line per request: the completion record when there is one (it has the outcome), else the decision.
+  const byRequest = new Map<string, { record: Record<string, unknown>; time: string }>();
+  for (const row of r.rows) {
+    const record = (typeof row.record === 'string' ? JSON.parse(row.record) : row.record) as Record<string, unknown>;
+    const key = String(record.requestId ?? record.id);
+    const existing = byRequest.get(key);
+    if (!existing || record.type === 'completion') {
+      byRequest.set(key, { record: { ...(existing?.record ?? {}), ...record }, time: existing?.time ?? new Date(row.occurred_at).toISOString() });
+    }
+  }
+  return [...byRequest.values()].map(({ record, time }) => {
+    const caller = (record.caller ?? {}) as { sub?: string; kind?: string; roles?: string[] };
+    const fields = (record.fields ?? {}) as { revealedClasses?: string[] };
+    return {
+      time,
+      caller: caller.sub ?? 'unknown',
+      kind: caller.kind ?? null,
+      roles: caller.roles ?? [],
+      purpose: (record.purpose as string | undefined) ?? null,
+      route: (record.route as string | undefined) ?? null,
+      decision: (record.decision as string | undefined) ?? null,
+      status: (record.status as number | undefined) ?? null,
+      revealedClasses: fields.revealedClasses ?? [],
+    };
+  });
+}

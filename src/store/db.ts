@@ -1,0 +1,52 @@
+import pg from 'pg';
+
+/** The one data-access interface over PostgreSQL (pg) or embedded PostgreSQL (PGlite). */
+export interface Db {
+  readonly kind: 'postgres' | 'pglite';
+  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL through a pg pool. Errors keep pg's code (for outage detection) but not the URL. */
+export function postgresDb(url: string): Db {
+  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000 });
+  // A dropped idle connection must not crash the gateway; the next query reconnects.
+  pool.on('error', () => undefined);
+  return {
+    kind: 'postgres',
+    async query(sql, params) {
+      const result = await pool.query(sql, params as unknown[]);
+      return { rows: result.rows };
+    },
+    async exec(sql) {
+      await pool.query(sql);
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** The same schema and queries on an embedded PGlite in a local directory (demo, fresh checkout). */
+export async function pgliteDb(dataDir: string): Promise<Db> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = new PGlite(dataDir);
+  await db.waitReady;
+  // PGlite runs one statement at a time; queue callers so concurrent users never interleave.
+  let tail: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = tail.then(fn, fn);
+    tail = next.catch(() => undefined);
+    return next;
+  };
+  return {
+    kind: 'pglite',
+    query: (sql, params) => serial(async () => ({ rows: (await db.query(sql, params)).rows as never[] })),
+    exec: (sql) => serial(async () => void (await db.exec(sql))),
+    close: () => serial(() => db.close()),
+  };
+}
+
+/** DATABASE_URL (or the configured URL) when set, otherwise the embedded store. */
+export async function openDb(url: string | undefined, embeddedDir: string): Promise<Db> {
+  return url ? postgresDb(url) : pgliteDb(embeddedDir);
+}

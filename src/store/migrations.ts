@@ -1,0 +1,87 @@
+import type { Db } from './db.js';
+
+/**
+ * Versioned schema migrations, applied in order inside a transaction each, recorded in
+ * schema_migrations. The same SQL runs on PostgreSQL and PGlite.
+ */
+const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'audit events, partitioned by month; shipping state',
+    sql: `
+      CREATE TABLE audit_events (
+        instance_id text NOT NULL,
+        seq bigint NOT NULL,
+        occurred_at timestamptz NOT NULL,
+        type text NOT NULL,
+        request_id text,
+        caller_sub text,
+        caller_kind text,
+        caller_org text,
+        purpose text,
+        route_id text,
+        decision text,
+        reason text,
+        status integer,
+        subjects text[] NOT NULL DEFAULT '{}',
+        record jsonb NOT NULL,
+        prev_hash text NOT NULL,
+        hash text NOT NULL,
+        PRIMARY KEY (instance_id, seq, occurred_at)
+      ) PARTITION BY RANGE (occurred_at);
+      CREATE INDEX audit_events_subjects ON audit_events USING gin (subjects);
+      CREATE INDEX audit_events_request ON audit_events (request_id);
+      CREATE TABLE audit_ship_state (
+        instance_id text PRIMARY KEY,
+        shipped_seq bigint NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
+];
+
+export async function migrate(db: Db): Promise<number> {
+  await db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
+  const applied = new Set((await db.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)));
+  let count = 0;
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    // Another replica may be migrating at the same moment: the advisory lock serialises them.
+    await db.exec(`BEGIN; SELECT pg_advisory_xact_lock(7315001); ${m.sql}; INSERT INTO schema_migrations (version, name) VALUES (${m.version}, '${m.name.replaceAll("'", "''")}'); COMMIT;`).catch(async (err: unknown) => {
+      await db.exec('ROLLBACK').catch(() => undefined);
+      const again = await db.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
+      if (again.rows.length === 0) throw err;
+    });
+    count++;
+  }
+  return count;
+}
+
+/** The monthly partition name and bounds for a time. */
+export function partitionFor(time: Date): { name: string; from: string; to: string } {
+  const y = time.getUTCFullYear();
+  const m = time.getUTCMonth();
+  const from = new Date(Date.UTC(y, m, 1)).toISOString();
+  const to = new Date(Date.UTC(y, m + 1, 1)).toISOString();
+  return { name: `audit_events_y${y}m${String(m + 1).padStart(2, '0')}`, from, to };
+}
+
+const created = new WeakMap<Db, Set<string>>();
+
+/** Create the month's partition if it does not exist yet (idempotent, safe across replicas). */
+export async function ensurePartition(db: Db, time: Date): Promise<void> {
+  const p = partitionFor(time);
+  const known = created.get(db) ?? new Set<string>();
+  created.set(db, known);
+  if (known.has(p.name)) return;
+  await db
+    .exec(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF audit_events FOR VALUES FROM ('${p.from}') TO ('${p.to}')`)
+    .catch(async (err: unknown) => {
+      // Two replicas racing to create it: fine if it now exists.
+      const exists = await db.query('SELECT 1 FROM pg_class WHERE relname = $1', [p.name]);
+      if (exists.rows.length === 0) throw err;
+    });
+  known.add(p.name);
+}
