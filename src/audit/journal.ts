@@ -237,7 +237,7 @@ export class Journal {
       }
       if (segment === segments.at(-1)) {
         const size = (await stat(segment.file)).size;
-        this.#fh = await open(segment.file, 'r+');
+        this.#fh = await open(segment.file, 'a+');
         if (good < size) await this.#fh.truncate(good);
         this.#segmentSize = good;
       }
@@ -286,7 +286,7 @@ export class Journal {
         this.#unshippedBatches.push({ lastSeq: seq, bytes: bytes.length });
         this.#writable = true;
         this.#lastError = undefined;
-        batch.forEach((p, i) => p.resolve(chained[i] as ChainedRecord));
+        for (const [i, p] of batch.entries()) p.resolve(chained[i] as ChainedRecord);
       } catch (err) {
         this.#writable = false;
         this.#failedAt = Date.now();

@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runAuditSubject, runAuditVerify } from './audit.js';
 import { runCheck } from './check.js';
 import { runDemo } from './demo.js';
-import { runServe } from './serve.js';
+import { loadOrReport, runServe } from './serve.js';
 
 const USAGE = `usage: custodian <command> [options]
 
@@ -11,17 +12,27 @@ commands:
   check -c FILE     validate a configuration; exit 1 listing every error and warning with its line
                     (--allow-warnings: exit 0 when there are only warnings)
   demo              run the demo loan API with the gateway in front of it (config/demo.yaml)
+  audit verify [-c FILE] [--journal-only|--database-only]
+                    check every audit chain and checkpoint signature; exit 1 naming the first break
+  audit subject ID [-c FILE] [--from DATE] [--to DATE] [--json]
+                    who accessed this customer's data: time, caller, role, purpose, route, classes revealed
+  (audit commands default to -c config/demo.yaml and --var-dir var)
 `;
 
 /** CLI entry: returns the exit code, or undefined when a server keeps the process alive. */
 export async function main(argv: readonly string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
     options: {
       config: { type: 'string', short: 'c' },
       'var-dir': { type: 'string' },
       'allow-warnings': { type: 'boolean' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      json: { type: 'boolean' },
+      'journal-only': { type: 'boolean' },
+      'database-only': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -34,6 +45,19 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       if (!values.config) return usage('serve needs -c FILE');
       const result = await runServe(values.config);
       return typeof result === 'number' ? result : undefined;
+    }
+    case 'audit': {
+      const [sub, subject] = positionals;
+      const config = loadOrReport(values.config ?? 'config/demo.yaml');
+      if (!config) return 1;
+      const varDir = resolve(values['var-dir'] ?? 'var');
+      if (sub === 'verify') {
+        return runAuditVerify(config, { varDir, journal: !values['database-only'], database: !values['journal-only'] });
+      }
+      if (sub === 'subject' && subject) {
+        return runAuditSubject(config, subject, { varDir, from: values.from, to: values.to, json: values.json });
+      }
+      return usage('audit needs "verify" or "subject <customerId>"');
     }
     case 'demo': {
       const code = await runDemo({ varDir: resolve(values['var-dir'] ?? 'var') });

@@ -79,7 +79,12 @@ export function registerAudit(app: FastifyInstance, audit: AuditService) {
       }
     }
     if (state.refusal && !state.decisionDurable) {
-      // A refusal carries no customer data, but it is an access record all the same.
+      // A refusal carries no customer data, but it is an access record all the same — including
+      // which customer was asked for.
+      if (state.match && state.target && state.policy && !state.subjects) {
+        state.subjects = new SubjectSet(state.policy.config.audit.subjectsCap);
+        requestSubjects(state.match.route.config.subjects, state.match.params, state.target.rawQuery, state.subjects);
+      }
       await audit
         .recordDecision(record('decision', request, { decision: 'deny', reason: state.refusal, status: reply.statusCode }))
         .catch(() => request.log.error({ code: state.refusal }, 'refusal could not be recorded'));

@@ -54,7 +54,7 @@ const PLAIN_CARD = /^\d{13,19}$/;
 
 export function maskResidentId(value: string): string {
   // Fast path: the canonical form needs no normalising.
-  if (PLAIN_ID.test(value)) return value.slice(0, 4) + '**********' + value.slice(14);
+  if (PLAIN_ID.test(value)) return `${value.slice(0, 4)}**********${value.slice(14)}`;
   const v = normaliseWidth(value).replace(SEPARATORS, '');
   if (/^\d{17}[\dXx]$/.test(v) || /^\d{15}$/.test(v)) return keepEnds(v, 4, 4);
   return maskAll(value);

@@ -93,4 +93,21 @@ t.test('the demo shows one customer through four purposes with visibly different
   const rows = exported as unknown as Record<string, unknown>[];
   t.equal(rows.length, 3000, 'the export streams through the masker');
   t.ok(rows.every((r) => typeof r.idNumber === 'string' && (r.idNumber as string).startsWith('p1_') && !('mobile' in r)));
+
+  // Every audit record this demo traffic wrote, in the journal and in the store: no clear value
+  // of any demo customer (resident ID, mobile, card number, name) appears.
+  await demo.gateway.audit.shipper.shipOnce();
+  const { listSegments } = await import('../../src/audit/journal.js');
+  const journalText = (await listSegments(join(varDir, 'audit'))).map((s) => readFileSync(s.file, 'utf8')).join('\n');
+  const dbRows = await demo.gateway.db.query<{ record: unknown }>('SELECT record FROM audit_events');
+  const dbText = dbRows.rows.map((r) => JSON.stringify(r.record)).join('\n');
+  t.ok(journalText.length > 1000 && dbRows.rows.length > 10, `${dbRows.rows.length} records to scan`);
+  const leaks: string[] = [];
+  for (let id = 1; id <= 3000; id++) {
+    const c = customer(id);
+    for (const [kind, value] of [['idNumber', c.idNumber], ['mobile', c.mobile], ['bankCard', c.bankCard], ['name', c.name]] as const) {
+      if (journalText.includes(value) || dbText.includes(value)) leaks.push(`customer ${id} ${kind}`);
+    }
+  }
+  t.same(leaks, [], 'no clear resident ID, mobile, card number or name in any audit record');
 });

@@ -11,7 +11,8 @@ import { migrate } from '../../src/store/migrations.js';
  */
 let shared: Promise<Db> | undefined;
 
-async function pgliteTemplate(): Promise<string> {
+/** A migrated PGlite data directory to copy (made once per machine). */
+export async function pgliteTemplate(): Promise<string> {
   const { version } = JSON.parse(readFileSync('node_modules/@electric-sql/pglite/package.json', 'utf8')) as { version: string };
   const template = join(tmpdir(), `custodian-pglite-template-${version}-v1`);
   if (existsSync(join(template, 'ready'))) return template;

@@ -1,0 +1,148 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import t from 'tap';
+import { checkpointKeyFromPem, signCheckpoint } from '../../src/audit/checkpoint.js';
+import { Journal, listSegments } from '../../src/audit/journal.js';
+import type { AuditRecord } from '../../src/audit/record.js';
+import { verifyJournal } from '../../src/audit/verify.js';
+import { tempDir } from '../helpers/gateway.js';
+
+const keyPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const { privateKey, publicKey } = checkpointKeyFromPem(keyPem);
+
+const rec = (n: number): AuditRecord => ({ v: 1, type: 'decision', id: `id-${n}`, time: new Date(Date.UTC(2026, 10, 27, 0, 0, n)).toISOString(), requestId: `r-${n}`, decision: 'allow', reason: 'OK' });
+
+async function filledJournal(t: Parameters<typeof tempDir>[0], n = 20, segmentBytes = 1 << 20) {
+  const dir = tempDir(t);
+  const journal = await Journal.open({ dir, instance: 'gw-a', segmentBytes, budgetBytes: 1 << 30 });
+  await Promise.all(Array.from({ length: n }, (_, i) => journal.append(rec(i + 1))));
+  const head = journal.head;
+  const jws = await signCheckpoint({ instance: 'gw-a', seq: head.seq, hash: head.hash, time: new Date().toISOString() }, privateKey);
+  await journal.append({ v: 1, type: 'checkpoint', id: 'cp', time: new Date().toISOString(), detail: { seq: head.seq, hash: head.hash, jws } });
+  await journal.close();
+  return dir;
+}
+
+t.test('concurrent appends are group-committed, in order, and the chain verifies', async (t) => {
+  const dir = tempDir(t);
+  const journal = await Journal.open({ dir, instance: 'gw-a', segmentBytes: 4096, budgetBytes: 1 << 30 });
+  const chained = await Promise.all(Array.from({ length: 200 }, (_, i) => journal.append(rec(i + 1))));
+  t.same(chained.map((c) => c.seq), Array.from({ length: 200 }, (_, i) => i + 1), 'each append resolves with its seq');
+  t.same(chained.map((c) => c.record.id), Array.from({ length: 200 }, (_, i) => `id-${i + 1}`), 'in arrival order');
+  for (let i = 201; i <= 260; i++) await journal.append(rec(i));
+  t.ok((await listSegments(dir)).length > 1, 'segments rotate');
+  await journal.close();
+  const [report] = await verifyJournal(dir, publicKey);
+  t.equal(report?.records, 260);
+  t.equal(report?.firstProblem, undefined);
+
+  const reopened = await Journal.open({ dir, instance: 'gw-a', segmentBytes: 4096, budgetBytes: 1 << 30 });
+  t.equal((await reopened.append(rec(261))).seq, 261, 'the chain continues after a restart');
+  await reopened.close();
+  t.equal((await verifyJournal(dir, publicKey))[0]?.firstProblem, undefined);
+});
+
+t.test('a torn tail from a crash is cut back on open', async (t) => {
+  const dir = await filledJournal(t, 5);
+  const [segment] = await listSegments(dir);
+  appendFileSync(segment?.file as string, '{"instance":"gw-a","seq":7,"prev');
+  t.match((await verifyJournal(dir, publicKey))[0]?.firstProblem, { problem: /unparsable|truncated/ }, 'verify sees the torn line');
+  const journal = await Journal.open({ dir, instance: 'gw-a', segmentBytes: 1 << 20, budgetBytes: 1 << 30 });
+  t.equal((await journal.append(rec(7))).seq, 7);
+  await journal.close();
+  t.same((await verifyJournal(dir, publicKey))[0]?.firstProblem, undefined, 'recovered and whole again');
+});
+
+t.test('tampering is detected and located', async (t) => {
+  const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  const cases: [string, (file: string) => void, RegExp, RegExp][] = [
+    [
+      'one byte of a record edited',
+      (file) => writeFileSync(file, readFileSync(file, 'utf8').replace('"requestId":"r-7"', '"requestId":"r-8"')),
+      /hash mismatch/,
+      /:7$/,
+    ],
+    [
+      'a hash rewritten to match the edit',
+      (file) => {
+        const all = lines(file);
+        const r = JSON.parse(all[6] as string);
+        r.record.decision = 'deny';
+        all[6] = JSON.stringify(r);
+        writeFileSync(file, `${all.join('\n')}\n`);
+      },
+      /hash mismatch/,
+      /:7$/,
+    ],
+    [
+      'a record deleted',
+      (file) => {
+        const all = lines(file);
+        all.splice(9, 1);
+        writeFileSync(file, `${all.join('\n')}\n`);
+      },
+      /missing record/,
+      /:10$/,
+    ],
+    [
+      'two records swapped',
+      (file) => {
+        const all = lines(file);
+        [all[3], all[4]] = [all[4] as string, all[3] as string];
+        writeFileSync(file, `${all.join('\n')}\n`);
+      },
+      /out of order|missing|broken/,
+      /:4$/,
+    ],
+    [
+      'the segment truncated mid-record',
+      (file) => {
+        const text = readFileSync(file, 'utf8');
+        writeFileSync(file, text.slice(0, Math.floor(text.length / 2)));
+      },
+      /unparsable|truncated/,
+      /:\d+$/,
+    ],
+    [
+      'the first records removed without a purge record',
+      (file) => {
+        const all = lines(file);
+        writeFileSync(file, `${all.slice(3).join('\n')}\n`);
+      },
+      /missing/,
+      /start/,
+    ],
+  ];
+  for (const [name, tamper, problem, where] of cases) {
+    const dir = await filledJournal(t);
+    const [segment] = await listSegments(dir);
+    tamper(segment?.file as string);
+    const [report] = await verifyJournal(dir, publicKey);
+    t.match(report?.firstProblem?.problem, problem, `${name}: detected`);
+    t.match(report?.firstProblem?.where, where, `${name}: located (${report?.firstProblem?.where})`);
+  }
+});
+
+t.test('a checkpoint signed by another key, or edited, fails', async (t) => {
+  const dir = await filledJournal(t);
+  t.same((await verifyJournal(dir, publicKey))[0]?.badCheckpoints, [], 'the genuine checkpoint verifies');
+  const other = checkpointKeyFromPem(generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+  t.match((await verifyJournal(dir, other.publicKey))[0]?.badCheckpoints, [{ problem: /signature does not verify/ }]);
+});
+
+t.test('the spool budget: appends are refused once unshipped bytes reach it, freed by shipping', async (t) => {
+  const dir = tempDir(t);
+  const journal = await Journal.open({ dir, instance: 'gw-b', segmentBytes: 1 << 20, budgetBytes: 2048 });
+  let accepted = 0;
+  for (let i = 1; i <= 50; i++) {
+    if (!journal.canAccept()) break;
+    await journal.append(rec(i));
+    accepted++;
+  }
+  t.ok(accepted > 0 && accepted < 50, `${accepted} records fit`);
+  t.equal(journal.health.exhausted, true);
+  await t.rejects(journal.append(rec(99)), /spool budget exhausted/);
+  await journal.markShipped(journal.head.seq);
+  t.equal(journal.canAccept(), true, 'shipping frees the budget');
+  await journal.close();
+});
