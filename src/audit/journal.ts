@@ -257,15 +257,20 @@ export class Journal {
       const batch = this.#queue;
       this.#queue = [];
       const chained: ChainedRecord[] = [];
+      const lines: string[] = [];
       let seq = this.#headSeq;
       let prev = this.#headHash;
+      const instanceJson = JSON.stringify(this.#opts.instance);
       for (const { record } of batch) {
         seq++;
-        const hash = chainHash(prev, this.#opts.instance, seq, record);
+        const recordText = JSON.stringify(record);
+        const hash = chainHash(prev, this.#opts.instance, seq, recordText);
         chained.push({ instance: this.#opts.instance, seq, prevHash: prev, hash, record });
+        // The record's text is embedded verbatim, so the hash can be recomputed from the line.
+        lines.push(`{"instance":${instanceJson},"seq":${seq},"prevHash":"${prev}","hash":"${hash}","record":${recordText}}`);
         prev = hash;
       }
-      const bytes = Buffer.from(`${chained.map((c) => JSON.stringify(c)).join('\n')}\n`);
+      const bytes = Buffer.from(`${lines.join('\n')}\n`);
       let fh: FileHandle | undefined;
       const before = this.#segmentSize;
       try {

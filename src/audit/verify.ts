@@ -28,6 +28,8 @@ interface Located {
   readonly rec: ChainedRecord | undefined;
   readonly where: string;
   readonly raw?: string;
+  /** The record's stored JSON text (the database keeps it verbatim); else re-serialised. */
+  readonly recordText?: string;
 }
 
 /**
@@ -52,7 +54,7 @@ async function verifySequence(
   const fail = (p: ChainProblem) => {
     firstProblem ??= p;
   };
-  for await (const { rec, where, raw } of items) {
+  for await (const { rec, where, raw, recordText } of items) {
     if (firstProblem) break;
     if (!rec) {
       fail({ seq: prev ? prev.seq + 1 : undefined, where, problem: raw === undefined ? 'unreadable' : 'unparsable record (edited or truncated)' });
@@ -61,7 +63,7 @@ async function verifySequence(
     records++;
     firstSeq ??= rec.seq;
     if (rec.instance !== instance) fail({ seq: rec.seq, where, problem: `record of instance ${rec.instance} inside this chain` });
-    else if (chainHash(rec.prevHash, instance, rec.seq, rec.record) !== rec.hash) fail({ seq: rec.seq, where, problem: 'hash mismatch: the record was modified' });
+    else if (chainHash(rec.prevHash, instance, rec.seq, recordText ?? JSON.stringify(rec.record)) !== rec.hash) fail({ seq: rec.seq, where, problem: 'hash mismatch: the record was modified' });
     else if (prev && rec.seq <= prev.seq) fail({ seq: rec.seq, where, problem: `out of order: seq ${rec.seq} after ${prev.seq}` });
     else if (prev && rec.seq !== prev.seq + 1) fail({ seq: rec.seq, where, problem: `missing record(s): seq ${prev.seq + 1}..${rec.seq - 1}` });
     else if (prev && rec.prevHash !== prev.hash) fail({ seq: rec.seq, where, problem: 'broken link: prevHash does not match the previous record' });
@@ -130,7 +132,7 @@ async function* databaseRows(db: Db, instance: string): AsyncIterable<Located> {
   for (;;) {
     const rows = await readChain(db, instance, after, 5000);
     if (rows.length === 0) return;
-    for (const rec of rows) yield { rec, where: `database seq ${rec.seq}` };
+    for (const rec of rows) yield { rec, where: `database seq ${rec.seq}`, recordText: rec.recordText };
     after = rows.at(-1)?.seq ?? after;
   }
 }

@@ -25,6 +25,8 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
         status integer,
         subjects text[] NOT NULL DEFAULT '{}',
         record jsonb NOT NULL,
+        -- the record exactly as hashed, so the chain verifies from the database too
+        record_text text NOT NULL,
         prev_hash text NOT NULL,
         hash text NOT NULL,
         PRIMARY KEY (instance_id, seq, occurred_at)
