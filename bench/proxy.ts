@@ -10,6 +10,18 @@ import { generate } from 'selfsigned';
 import { parse, stringify } from 'yaml';
 import type { BenchRow, BenchSection } from './results.js';
 
+/** A scratch database on the local PostgreSQL (127.0.0.1:5432) if it answers. */
+function scratchDatabase(): { url: string | undefined; drop: () => void } {
+  const name = `custodian_bench_${Date.now()}`;
+  const psql = (sql: string) => execFileSync('psql', ['-q', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-c', sql], { stdio: 'ignore' });
+  try {
+    psql(`CREATE DATABASE ${name}`);
+    return { url: `postgres://postgres@127.0.0.1:5432/${name}`, drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  } catch {
+    return { url: undefined, drop: () => undefined };
+  }
+}
+
 interface Target {
   readonly name: string;
   readonly url: string;
@@ -80,6 +92,34 @@ async function sequentialLatency(url: string, headers: Record<string, string>, s
   return { p50: at(0.5), p99: at(0.99), errors };
 }
 
+/** `connections` keep-alive clients back to back for `seconds`; pooled per-request latency. */
+async function concurrentLatency(url: string, headers: Record<string, string>, connections: number, seconds: number) {
+  await sequentialLatency(url, headers, 1); // warm-up
+  const runs = await Promise.all(Array.from({ length: connections }, () => sequentialLatencySamples(url, headers, seconds)));
+  const samples = runs.flatMap((r) => r.samples).sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? Number.NaN;
+  return { p50: at(0.5), p99: at(0.99), errors: runs.reduce((n, r) => n + r.errors, 0) };
+}
+
+async function sequentialLatencySamples(url: string, headers: Record<string, string>, seconds: number) {
+  const dispatcher = new Agent({ connections: 1, connect: { rejectUnauthorized: false } });
+  const samples: number[] = [];
+  let errors = 0;
+  const deadline = performance.now() + seconds * 1000;
+  try {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      const res = await request(url, { headers, dispatcher });
+      await res.body.arrayBuffer();
+      samples.push(performance.now() - t0);
+      if (res.statusCode !== 200) errors++;
+    }
+  } finally {
+    await dispatcher.close();
+  }
+  return { samples, errors };
+}
+
 interface Measured {
   rps: number;
   p50: number;
@@ -107,11 +147,12 @@ async function measure(target: Target, path: string): Promise<Measured> {
   };
 }
 
-async function benchPolicy(dir: string, upstreamPort: number, cert: string, key: string): Promise<string> {
+async function benchPolicy(dir: string, upstreamPort: number, cert: string, key: string, databaseUrl: string | undefined): Promise<string> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   writeFileSync(join(dir, 'server.pem'), cert);
   writeFileSync(join(dir, 'server-key.pem'), key);
   writeFileSync(join(dir, 'issuer.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+  writeFileSync(join(dir, 'checkpoint.pem'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
   // The demo's data dictionary and the credit-assessment view: realistic masking work.
   const demo = parse(readFileSync('config/demo.yaml', 'utf8'));
   const config = {
@@ -122,9 +163,15 @@ async function benchPolicy(dir: string, upstreamPort: number, cert: string, key:
     purposes: demo.purposes,
     classification: demo.classification,
     masking: demo.masking,
-    routes: [{ id: 'bench', method: 'GET', path: '/api/customers/:size', upstream: 'bench', purposes: ['customer_service'] }],
+    routes: [{ id: 'bench', method: 'GET', path: '/api/customers/:size', upstream: 'bench', purposes: ['customer_service'], subjects: [{ jsonPath: '$.items[*].id' }] }],
+    audit: { durability: 'before_release', checkpoint: { key: { file: 'checkpoint.pem' } } },
+    // As in production: the audit store is a PostgreSQL server of its own (the embedded PGlite
+    // would run its WASM database inside the pinned gateway process).
+    ...(databaseUrl ? { store: { databaseUrl } } : {}),
   };
   writeFileSync(join(dir, 'custodian.yaml'), stringify(config));
+  // The same pipeline with async audit: the difference is what record-before-release costs.
+  writeFileSync(join(dir, 'custodian-async.yaml'), stringify({ ...config, audit: { ...config.audit, durability: 'async' } }));
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ sub: 'bench-agent', roles: ['cs_agent'], kind: 'staff', attestations: { training: now + 86400 } })
     .setProtectedHeader({ alg: 'ES256' })
@@ -145,16 +192,21 @@ export async function benchProxy(): Promise<BenchSection> {
   if (pinned) execFileSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const dir = mkdtempSync(join(tmpdir(), 'custodian-bench-'));
   const children: ChildProcess[] = [];
+  const cleanups: (() => void)[] = [];
   try {
     const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
     const upstream = await startServer('bench/servers/upstream.ts', {}, pinned ? 1 : undefined);
     children.push(upstream.child);
     const bare = await startServer('bench/servers/bare-proxy.ts', { BENCH_UPSTREAM: `http://127.0.0.1:${upstream.port}`, BENCH_CERT: pems.cert, BENCH_KEY: pems.private }, pinned ? 0 : undefined);
     children.push(bare.child);
-    const token = await benchPolicy(dir, upstream.port, pems.cert, pems.private);
-    const custodian = await startServer('bench/servers/custodian.ts', { BENCH_DIR: dir }, pinned ? 0 : undefined);
+    const scratch = scratchDatabase();
+    cleanups.push(scratch.drop);
+    const token = await benchPolicy(dir, upstream.port, pems.cert, pems.private, scratch.url);
+    const custodian = await startServer('bench/servers/custodian.ts', { BENCH_DIR: dir, BENCH_CONFIG: 'custodian' }, pinned ? 0 : undefined);
     children.push(custodian.child);
     const custodianPid = Number(readFileSync(join(dir, 'custodian.pid'), 'utf8'));
+    const custodianAsync = await startServer('bench/servers/custodian.ts', { BENCH_DIR: dir, BENCH_CONFIG: 'custodian-async' }, pinned ? 0 : undefined);
+    children.push(custodianAsync.child);
 
     const targets: Target[] = [
       { name: 'direct upstream (HTTP)', url: `http://127.0.0.1:${upstream.port}`, headers: {}, pid: undefined },
@@ -182,13 +234,24 @@ export async function benchProxy(): Promise<BenchSection> {
       rows.push({ name: `${size}: CPU per request, bare proxy`, value: bareResult.cpuUsPerReq ?? Number.NaN, unit: 'µs', target: '—', pass: undefined });
       rows.push({ name: `${size}: CPU per request, Custodian`, value: full.cpuUsPerReq ?? Number.NaN, unit: 'µs', target: '—', pass: undefined });
     }
+    // Record before release under load: the same pipeline with durable vs async audit, 8
+    // concurrent keep-alive clients, per-request latency with a sub-millisecond timer.
+    const headers = targets[2]?.headers ?? {};
+    const durable = await concurrentLatency(`https://127.0.0.1:${custodian.port}/api/customers/small`, headers, 8, DURATION_SEC);
+    const async = await concurrentLatency(`https://127.0.0.1:${custodianAsync.port}/api/customers/small`, headers, 8, DURATION_SEC);
+    const added = durable.p50 - async.p50;
+    rows.push({ name: '2 KB under load (8 connections): p50 with durable audit', value: durable.p50, unit: 'ms', target: '—', pass: undefined });
+    rows.push({ name: '2 KB under load (8 connections): p50 with async audit', value: async.p50, unit: 'ms', target: '—', pass: undefined });
+    rows.push({ name: 'record-before-release: added p50 under load', value: added, unit: 'ms', target: '≤ 0.5 ms', pass: added <= 0.5 && durable.errors === 0 });
     return {
-      title: 'Proxy throughput and latency (issues 4 and 6)',
-      description: `${pinned ? 'Each proxy pinned to core 0 (taskset); load generator (autocannon) and upstream on core 1.' : 'taskset unavailable: processes not pinned.'} ${DURATION_SEC} s per throughput phase with ${CONNECTIONS} connections after a 1 s warm-up; latency from a separate 1-connection phase. Custodian runs the demo dictionary and the customer-service view (names, IDs, mobiles, cards masked; detectors on remarks). Durable audit is not yet in the pipeline (issue 5).`,
+      title: 'Proxy throughput and latency (issues 4, 5 and 6)',
+      description: `${pinned ? 'Each proxy pinned to core 0 (taskset); load generator (autocannon) and upstream on core 1.' : 'taskset unavailable: processes not pinned.'} ${DURATION_SEC} s per throughput phase with ${CONNECTIONS} connections after a 1 s warm-up; latency from a separate 1-connection phase. Custodian runs the demo dictionary and the customer-service view (names, IDs, mobiles, cards masked; detectors on remarks). Custodian includes durable audit (decision record fsync'd before release, shipped to a PostgreSQL database on this machine); a second Custodian with async audit isolates the record-before-release cost.`,
       rows,
     };
   } finally {
     for (const child of children) child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    for (const cleanup of cleanups) cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
 }

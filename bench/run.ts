@@ -8,9 +8,15 @@ import { benchMasking } from './masking.js';
 import { benchProxy } from './proxy.js';
 import { type BenchSection, writeResults } from './results.js';
 
+// BENCH_ONLY=proxy (or auth, masking, audit) runs one part, for quick iterations; the
+// committed RESULTS.md always comes from a full run.
+const only = process.env.BENCH_ONLY;
+const parts: [string, () => Promise<BenchSection>][] = [
+  ['auth', benchAuth],
+  ['masking', benchMasking],
+  ['audit', benchAudit],
+  ['proxy', benchProxy],
+];
 const sections: BenchSection[] = [];
-sections.push(await benchAuth());
-sections.push(await benchMasking());
-sections.push(await benchAudit());
-sections.push(await benchProxy());
-console.log(writeResults(sections));
+for (const [name, run] of parts) if (!only || only === name) sections.push(await run());
+console.log(only ? JSON.stringify(sections, null, 1) : writeResults(sections));

@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import pg from 'pg';
 
 /** The one data-access interface over PostgreSQL (pg) or embedded PostgreSQL (PGlite). */
@@ -29,6 +31,8 @@ export function postgresDb(url: string): Db {
 /** The same schema and queries on an embedded PGlite in a local directory (demo, fresh checkout). */
 export async function pgliteDb(dataDir: string): Promise<Db> {
   const { PGlite } = await import('@electric-sql/pglite');
+  // PGlite creates only the last path component; make the parents (e.g. a fresh var/).
+  mkdirSync(dirname(dataDir), { recursive: true });
   const db = new PGlite(dataDir);
   await db.waitReady;
   // PGlite runs one statement at a time; queue callers so concurrent users never interleave.
