@@ -5,6 +5,8 @@ import { handleClientError, handleError, sendError } from './http/errors.js';
 import { registerAuthenticate } from './http/authenticate.js';
 import { registerAuthorize } from './http/authorize.js';
 import { registerAudit } from './http/audit.js';
+import { registerMetrics } from './http/metrics.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { AuditService } from './audit/service.js';
 import { registerPathGuard } from './http/path-guard.js';
 import { registerRequestLog } from './http/request-log.js';
@@ -23,6 +25,7 @@ export interface AppDeps {
   readonly dispatcher: Agent;
   readonly logger?: Logger;
   readonly audit: AuditService;
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -57,11 +60,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
 
   registerResponseHeaders(app, { hsts: true });
   registerRequestLog(app);
+  if (deps.metrics) registerMetrics(app, deps.metrics);
   registerPathGuard(app, config.limits);
   registerAuthenticate(app, deps.policy);
   registerRouteMatch(app, deps.policy);
   registerAuthorize(app);
-  registerAudit(app, deps.audit);
+  registerAudit(app, deps.audit, deps.metrics);
   await registerProxy(app, deps.dispatcher);
   return app;
 }

@@ -15,6 +15,10 @@ import { checkpointKeyFromPem, ensureDemoCheckpointKey } from './audit/checkpoin
 import { AuditService } from './audit/service.js';
 import { type Db, openDb } from './store/db.js';
 import { migrate } from './store/migrations.js';
+import { ConfigError, formatIssue } from './config/issues.js';
+import { loadConfig } from './config/load.js';
+import { Metrics } from './metrics/metrics.js';
+import { lintPolicy } from './policy/lint.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -38,7 +42,30 @@ export interface RunningGateway {
   readonly app: FastifyInstance;
   readonly audit: AuditService;
   readonly db: Db;
+  readonly metrics: Metrics;
+  /**
+   * Re-read, validate and compile the configuration file; on success the new policy serves every
+   * request that starts afterwards (in-flight ones finish under theirs); on failure the running
+   * policy stays and every error is returned, logged, counted and shown on /readyz.
+   */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
+}
+
+export type ReloadResult = { ok: true; version: string } | { ok: false; errors: string[] };
+
+/** Parts that a running process cannot swap (sockets, pools, the audit chain): restart to change. */
+function restartOnlyChanges(running: Config, next: Config): string[] {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const changed: string[] = [];
+  if (running.mode !== next.mode) changed.push('mode');
+  if (!same(running.listen, next.listen)) changed.push('listen');
+  if (!same(running.tls, next.tls)) changed.push('tls');
+  if (!same([...running.upstreams.entries()], [...next.upstreams.entries()])) changed.push('upstreams');
+  if (!same(running.audit, next.audit)) changed.push('audit');
+  if (!same(running.store, next.store)) changed.push('store');
+  if (!same(running.limits, next.limits)) changed.push('limits');
+  return changed.map((part) => `${part} changed: restart the gateway to apply it (the running policy is kept)`);
 }
 
 /**
@@ -106,7 +133,36 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   if (config.audit.durability === 'async') logger.warn('audit durability is async: a crash can lose the last access records');
 
-  const app = await buildApp(config, { policy, certificate, dispatcher, logger, audit });
+  const metrics = new Metrics(policy, audit);
+  let lastReload: { ok: boolean; errors: readonly string[]; at: string | undefined } = { ok: true, errors: [], at: undefined };
+  const reload = async (): Promise<ReloadResult> => {
+    const at = new Date().toISOString();
+    metrics.reloadTimestamp.set(Date.now() / 1000);
+    let errors: string[];
+    try {
+      const next = loadConfig(config.source);
+      errors = restartOnlyChanges(config, next);
+      if (errors.length === 0) {
+        const compiled = compilePolicy(next, { now: options.now });
+        policy.swap(compiled);
+        for (const w of lintPolicy(next)) logger.warn({ path: w.path.join('/') }, `policy warning: ${w.message}`);
+        lastReload = { ok: true, errors: [], at };
+        metrics.reloads.inc({ result: 'success' });
+        metrics.reloadSuccess.set(1);
+        logger.info({ version: compiled.version }, 'policy reloaded');
+        return { ok: true, version: compiled.version };
+      }
+    } catch (err) {
+      errors = err instanceof ConfigError ? err.issues.map(formatIssue) : [err instanceof Error ? err.message : String(err)];
+    }
+    lastReload = { ok: false, errors, at };
+    metrics.reloads.inc({ result: 'failure' });
+    metrics.reloadSuccess.set(0);
+    for (const e of errors) logger.error({ reloadError: e }, 'policy reload refused; the running policy stays');
+    return { ok: false, errors };
+  };
+
+  const app = await buildApp(config, { policy, certificate, dispatcher, logger, audit, metrics });
   const admin = buildAdmin({
     policy,
     logger,
@@ -116,6 +172,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       return { ready, detail: { audit: { ready, journal: h.journal, shipper: h.shipper } } };
     },
     db,
+    metrics,
+    reloadState: () => lastReload,
   });
   let plaintext: Server | undefined;
 
@@ -147,6 +205,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     app,
     audit,
     db,
+    metrics,
+    reload,
     async close() {
       plaintext?.closeAllConnections();
       await Promise.allSettled([

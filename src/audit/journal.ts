@@ -114,6 +114,14 @@ export class Journal {
     return this.#opts.dir;
   }
 
+  /** Records waiting for the next group commit. */
+  get queueLength(): number {
+    return this.#queue.length;
+  }
+
+  /** Write failures since open. */
+  writeFailures = 0;
+
   /** The last record on disk: what a checkpoint signs. */
   get head(): { seq: number; hash: string } {
     return { seq: this.#headSeq, hash: this.#headHash };
@@ -294,6 +302,7 @@ export class Journal {
         for (const [i, p] of batch.entries()) p.resolve(chained[i] as ChainedRecord);
       } catch (err) {
         this.#writable = false;
+        this.writeFailures++;
         this.#failedAt = Date.now();
         this.#lastError = (err as NodeJS.ErrnoException).code ?? 'write failed';
         const failure = new JournalUnavailableError(this.#lastError, { cause: err });

@@ -34,6 +34,13 @@ export function closeOnSignals(close: () => Promise<void>): void {
   process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
+/** SIGHUP: re-read the policy; a failed reload keeps the running one (and says why). */
+export function reloadOnHangup(reload: () => Promise<unknown>): void {
+  process.on('SIGHUP', () => {
+    reload().catch((err: unknown) => console.error('reload failed:', err instanceof Error ? err.message : err));
+  });
+}
+
 /** `custodian serve -c FILE`. */
 export async function runServe(file: string): Promise<number | RunningGateway> {
   const config = loadOrReport(file);
@@ -41,5 +48,6 @@ export async function runServe(file: string): Promise<number | RunningGateway> {
   const gateway = await startGateway(config);
   console.error(`custodian: data plane ${gateway.dataUrl}, admin ${gateway.adminUrl}`);
   closeOnSignals(() => gateway.close());
+  reloadOnHangup(() => gateway.reload());
   return gateway;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileRoutes } from '../policy/routes.js';
@@ -219,6 +220,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
   const config: Config = {
     source,
     baseDir,
+    digest: createHash('sha256').update(text).digest('hex'),
     mode,
     listen: {
       data: { host: listen.data?.host ?? '0.0.0.0', port: listen.data?.port ?? 8443 },

@@ -192,6 +192,8 @@ export interface Config {
   readonly source: string;
   /** Directory relative file references resolve against. */
   readonly baseDir: string;
+  /** SHA-256 (hex) of the file's bytes. */
+  readonly digest: string;
   readonly mode: 'production' | 'demo';
   readonly listen: {
     readonly data: Address;

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { PolicyHolder } from '../policy/compile.js';
 import type { Logger } from '../logging.js';
 import type { Db } from '../store/db.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { subjectHistory } from '../store/audit-store.js';
 
 export interface AdminDeps {
@@ -11,6 +12,9 @@ export interface AdminDeps {
   readonly readiness?: () => { ready: boolean; detail: Record<string, unknown> };
   /** The store, for the officer's "who accessed this customer" query. */
   readonly db?: Db;
+  readonly metrics?: Metrics;
+  /** Reload state for /readyz: the errors of the last failed reload, if any. */
+  readonly reloadState?: () => { ok: boolean; errors: readonly string[]; at: string | undefined };
 }
 
 /**
@@ -22,14 +26,26 @@ export function buildAdmin(deps: AdminDeps): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
+  app.get('/metrics', async (_request, reply) => {
+    if (!deps.metrics) return reply.code(404).send();
+    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
   app.get('/readyz', async (_request, reply) => {
     const policy = deps.policy.current;
     const upstreamsConfigured = policy.upstreams.size > 0 && policy.routes.routes.length > 0;
     const extra = deps.readiness?.() ?? { ready: true, detail: {} };
     const ready = upstreamsConfigured && extra.ready;
+    const reload = deps.reloadState?.();
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not_ready',
-      config: { loaded: true, routes: policy.routes.routes.length, upstreams: policy.upstreams.size },
+      config: {
+        loaded: true,
+        version: policy.version,
+        routes: policy.routes.routes.length,
+        upstreams: policy.upstreams.size,
+        lastReload: reload ? { ok: reload.ok, at: reload.at, errors: reload.errors } : undefined,
+      },
       ...extra.detail,
     });
   });

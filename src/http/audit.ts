@@ -6,6 +6,7 @@ import type { AuditService } from '../audit/service.js';
 import { requestSubjects, SubjectSet } from '../audit/subjects.js';
 import { errorBody, statusOf } from '../errors.js';
 import { maskPath, maskQuery } from '../mask/request-side.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { sendError } from './errors.js';
 
 /** The request facts every record of this request shares (all masked, no token, no value). */
@@ -41,7 +42,7 @@ function record(type: AuditRecord['type'], request: FastifyRequest, extra: Parti
  * until it is durable: no byte of customer data leaves unrecorded. Refusals are recorded too.
  * Completion facts (status, bytes, latency, fields, subjects from the response) follow async.
  */
-export function registerAudit(app: FastifyInstance, audit: AuditService) {
+export function registerAudit(app: FastifyInstance, audit: AuditService, metrics?: Metrics) {
   app.addHook('onRequest', async (request, reply) => {
     const { match, purpose, policy, target } = request.custodian;
     if (!match || !purpose || !policy || !target) return undefined;
@@ -52,9 +53,11 @@ export function registerAudit(app: FastifyInstance, audit: AuditService) {
     const subjects = new SubjectSet(policy.config.audit.subjectsCap);
     requestSubjects(match.route.config.subjects, match.params, target.rawQuery, subjects);
     request.custodian.subjects = subjects;
+    const appendedAt = performance.now();
     const durable = audit.recordDecision(
       record('decision', request, { decision: match.route.config.observe ? 'observe' : 'allow', reason: 'OK' }),
     );
+    durable.then(() => metrics?.auditDurability.observe((performance.now() - appendedAt) / 1000), () => undefined);
     // Observed in onSend; this catch only keeps an early failure from being "unhandled".
     durable.catch(() => undefined);
     request.custodian.decisionDurable = durable;

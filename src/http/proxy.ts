@@ -60,6 +60,7 @@ export async function registerProxy(app: FastifyInstance, dispatcher: Agent) {
       },
       rewriteRequestHeaders(request, headers) {
         const { upstream, principal, purpose } = request.custodian;
+        request.custodian.upstreamStartedAt = performance.now();
         return upstreamRequestHeaders(request.headers, headers.host, {
           requestId: request.id,
           asserted: identityHeaders(principal, purpose?.config.id),
@@ -72,6 +73,7 @@ export async function registerProxy(app: FastifyInstance, dispatcher: Agent) {
       onResponse(request, reply, res) {
         // Every response passes the transform stage: nothing reaches the client unmasked.
         const r = reply as unknown as FastifyReply;
+        r.request.custodian.upstreamRespondedAt = performance.now();
         transformResponse(request as unknown as FastifyRequest, r, res as unknown as UpstreamResponse).catch((err: unknown) => {
           // Fail closed: whatever went wrong, no unmasked byte is released.
           r.request.log.error({ err }, 'transform stage failed');

@@ -32,6 +32,9 @@ export interface RequestState {
   decisionDurable: Promise<void> | undefined;
   /** Bytes of a streamed, transformed body (buffered bodies have a Content-Length). */
   streamedBytes: number | undefined;
+  /** performance.now() when the request was handed to the upstream, and when it answered. */
+  upstreamStartedAt: number | undefined;
+  upstreamRespondedAt: number | undefined;
 }
 
 declare module 'fastify' {
@@ -54,5 +57,7 @@ export function emptyState(): RequestState {
     subjects: undefined,
     decisionDurable: undefined,
     streamedBytes: undefined,
+    upstreamStartedAt: undefined,
+    upstreamRespondedAt: undefined,
   };
 }

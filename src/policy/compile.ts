@@ -10,6 +10,8 @@ import { compileRoutes, type RouteTable } from './routes.js';
  */
 export interface Policy {
   readonly config: Config;
+  /** SHA-256 prefix of the configuration file's bytes: the policy version in metrics and audit. */
+  readonly version: string;
   readonly routes: RouteTable;
   readonly upstreams: ReadonlyMap<string, UpstreamConfig>;
   readonly authenticator: Authenticator;
@@ -33,6 +35,7 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Pol
   if (issues.length > 0) throw new Error(`policy does not compile: ${issues.map((i) => i.message).join('; ')}`);
   return Object.freeze({
     config,
+    version: config.digest.slice(0, 12),
     routes: table,
     upstreams: config.upstreams,
     authenticator: createAuthenticator(config.auth, now),

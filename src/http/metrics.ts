@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import { type Metrics, statusClass } from '../metrics/metrics.js';
+
+/** Stage: count and time every request once it is finished (labels from the policy only). */
+export function registerMetrics(app: FastifyInstance, metrics: Metrics) {
+  app.addHook('onResponse', async (request, reply) => {
+    const state = request.custodian;
+    if (!state) return;
+    const route = state.match?.route.config.id ?? 'none';
+    const decision = state.refusal ? 'deny' : state.match?.route.config.observe ? 'observe' : 'allow';
+    metrics.requests.inc({ route, purpose: state.purpose?.config.id ?? 'none', decision, status_class: statusClass(reply.statusCode) });
+    metrics.duration.observe({ route, decision }, reply.elapsedTime / 1000);
+    if (state.refusal) metrics.refusals.inc({ code: state.refusal });
+    if (state.upstreamStartedAt !== undefined && state.upstreamRespondedAt !== undefined) {
+      metrics.upstreamDuration.observe({ route }, (state.upstreamRespondedAt - state.upstreamStartedAt) / 1000);
+    }
+    const report = state.fieldReport;
+    if (report) {
+      for (const [key, n] of report.counts) {
+        const [cls, action] = key.split(':') as [string, string];
+        metrics.maskedFields.inc({ class: cls, action }, n);
+      }
+      const hits = report.detectorHits;
+      if (hits.residentId) metrics.detectorHits.inc({ type: 'resident_id' }, hits.residentId);
+      if (hits.mobile) metrics.detectorHits.inc({ type: 'mobile' }, hits.mobile);
+      if (hits.bankCard) metrics.detectorHits.inc({ type: 'bank_card' }, hits.bankCard);
+    }
+  });
+}

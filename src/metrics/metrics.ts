@@ -1,0 +1,126 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { AuditService } from '../audit/service.js';
+import type { PolicyHolder } from '../policy/compile.js';
+
+/**
+ * Every metric the supervision group watches, on one registry. Labels are bounded: route ids
+ * and purposes come from the policy, decisions and status classes from fixed sets — never a raw
+ * path, a subject or a user id.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'custodian_requests_total',
+    help: 'Requests by route, purpose, decision and status class.',
+    labelNames: ['route', 'purpose', 'decision', 'status_class'] as const,
+    registers: [this.registry],
+  });
+  readonly refusals = new Counter({
+    name: 'custodian_refusals_total',
+    help: 'Refused requests by error code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'custodian_request_duration_seconds',
+    help: 'Total time in the gateway per request.',
+    labelNames: ['route', 'decision'] as const,
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly upstreamDuration = new Histogram({
+    name: 'custodian_upstream_duration_seconds',
+    help: 'Time from forwarding to the upstream response headers.',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly maskedFields = new Counter({
+    name: 'custodian_fields_total',
+    help: 'Response fields by data class and the action taken (kept, masked, pseudonymised, generalised, dropped, nulled).',
+    labelNames: ['class', 'action'] as const,
+    registers: [this.registry],
+  });
+  readonly detectorHits = new Counter({
+    name: 'custodian_detector_hits_total',
+    help: 'Identifiers found and masked in free text, by type.',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly auditDurability = new Histogram({
+    name: 'custodian_audit_durability_seconds',
+    help: 'Time from appending a decision record to its fsync (group commit).',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [this.registry],
+  });
+  readonly reloads = new Counter({
+    name: 'custodian_policy_reloads_total',
+    help: 'Policy reload attempts by result.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly reloadSuccess = new Gauge({
+    name: 'custodian_policy_last_reload_success',
+    help: '1 if the last reload attempt succeeded (or none was made), 0 if it failed.',
+    registers: [this.registry],
+  });
+  readonly reloadTimestamp = new Gauge({
+    name: 'custodian_policy_last_reload_timestamp_seconds',
+    help: 'Time of the last reload attempt.',
+    registers: [this.registry],
+  });
+
+  constructor(policy: PolicyHolder, audit: AuditService) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'custodian_' });
+    this.reloadSuccess.set(1);
+    const registers = [this.registry];
+    new Gauge({
+      name: 'custodian_policy_info',
+      help: 'The running policy: its version (SHA-256 prefix of the file) as a label.',
+      labelNames: ['version'] as const,
+      registers,
+      collect() {
+        this.reset();
+        this.set({ version: policy.current.version }, 1);
+      },
+    });
+    new Gauge({
+      name: 'custodian_observe_mode_routes',
+      help: 'Routes in observe mode (decide and report, but do not mask or block).',
+      registers,
+      collect() {
+        this.set(policy.current.config.routes.filter((r) => r.observe).length);
+      },
+    });
+    new Gauge({
+      name: 'custodian_token_cache_hit_ratio',
+      help: 'Verified-token cache hits / lookups since the policy was loaded.',
+      registers,
+      collect() {
+        const { hits, misses } = policy.current.authenticator.cache;
+        this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
+      },
+    });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('custodian_audit_queue_depth', 'Records waiting for the next group commit.', () => audit.journal.queueLength);
+    gauge('custodian_audit_spool_bytes', 'Journal bytes not yet shipped to the database.', () => audit.health.journal.unshippedBytes);
+    gauge('custodian_audit_spool_budget_bytes', 'The spool budget; at it, data requests are refused.', () => audit.health.journal.budgetBytes);
+    gauge('custodian_audit_ship_lag_records', 'Journal records not yet in the database.', () => audit.health.shipper.lagRecords);
+    gauge('custodian_audit_ship_failures', 'Failed shipping attempts since start.', () => audit.health.shipper.failures);
+    gauge('custodian_audit_writable', '1 while the journal accepts records.', () => (audit.canRecord() ? 1 : 0));
+    gauge('custodian_audit_async_failures', 'Records that could not be written when nothing waited on them.', () => audit.health.asyncFailures);
+    gauge('custodian_audit_journal_write_failures', 'Journal write failures since start.', () => audit.journal.writeFailures);
+  }
+}
+
+export function statusClass(status: number): string {
+  return `${Math.floor(status / 100)}xx`;
+}
