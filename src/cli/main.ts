@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAuditSubject, runAuditVerify } from './audit.js';
 import { runCheck } from './check.js';
+import { runExplain } from './explain.js';
+import { runPolicyTests } from './policy-test.js';
 import { runDemo } from './demo.js';
 import { loadOrReport, runServe } from './serve.js';
 
@@ -16,7 +18,10 @@ commands:
                     check every audit chain and checkpoint signature; exit 1 naming the first break
   audit subject ID [-c FILE] [--from DATE] [--to DATE] [--json]
                     who accessed this customer's data: time, caller, role, purpose, route, classes revealed
-  (audit commands default to -c config/demo.yaml and --var-dir var)
+  explain [-c FILE] (--token JWT | --claims JSON|@file) --purpose P METHOD PATH [--body file] [--json]
+                    which route matches, the decision and why, and the field-by-field view of a body
+  test FILE         run policy test cases (request + claims + purpose + body → decision and view)
+  (audit and explain default to -c config/demo.yaml; audit to --var-dir var)
 `;
 
 /** CLI entry: returns the exit code, or undefined when a server keeps the process alive. */
@@ -33,6 +38,10 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       json: { type: 'boolean' },
       'journal-only': { type: 'boolean' },
       'database-only': { type: 'boolean' },
+      token: { type: 'string' },
+      claims: { type: 'string' },
+      purpose: { type: 'string' },
+      body: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -58,6 +67,18 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
         return runAuditSubject(config, subject, { varDir, from: values.from, to: values.to, json: values.json });
       }
       return usage('audit needs "verify" or "subject <customerId>"');
+    }
+    case 'explain': {
+      const [method, path] = positionals;
+      if (!method || !path) return usage('explain needs METHOD PATH');
+      const config = loadOrReport(values.config ?? 'config/demo.yaml');
+      if (!config) return 1;
+      return runExplain(config, { method, path, purpose: values.purpose, token: values.token, claims: values.claims, body: values.body, json: values.json });
+    }
+    case 'test': {
+      const [file] = positionals;
+      if (!file) return usage('test needs a policy-tests YAML file');
+      return runPolicyTests(file);
     }
     case 'demo': {
       const code = await runDemo({ varDir: resolve(values['var-dir'] ?? 'var') });

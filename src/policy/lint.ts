@@ -31,6 +31,25 @@ export function lintPolicy(config: Config, nowSec: number = Date.now() / 1000): 
     }
   });
 
+  const dictionary = config.classification;
+  const hasC2 = [...dictionary.fields.values(), ...dictionary.paths.values()].some((e) => e.class === 'C2');
+  const keepsFreeText = [...dictionary.fields.values()].some((e) => (e.class === 'C1' || e.class === 'public') && e.operator === 'keep');
+  config.routes.forEach((r, index) => {
+    for (const [purpose, view] of Object.entries(r.views)) {
+      for (const name of Object.keys(view.fields)) {
+        if (!dictionary.fields.has(name) && !dictionary.paths.has(name)) {
+          warnings.push({ path: ['routes', index, 'views', purpose, 'fields', name], message: `view names "${name}", which the dictionary does not classify: the rule does nothing` });
+        }
+      }
+    }
+    if (!r.detectors && (r.unknownFields === 'keep' || keepsFreeText)) {
+      warnings.push({ path: ['routes', index, 'detectors'], message: `route "${r.id}" turns detectors off but releases free text` });
+    }
+    if (r.unknownFields === 'keep' && hasC2) {
+      warnings.push({ path: ['routes', index, 'unknownFields'], message: `route "${r.id}" keeps unknown fields while the dictionary has C2 data: a new field would be released unclassified` });
+    }
+  });
+
   if (config.auth.issuers.length === 0 && config.auth.clientCertificates.length === 0) {
     warnings.push({ path: ['auth'], message: 'no token issuer or client-certificate mapping: no caller can authenticate' });
   }
