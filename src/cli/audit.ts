@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpointKeyFromPem, ensureDemoCheckpointKey } from '../audit/checkpoint.js';
 import { type ChainReport, verifyDatabase, verifyJournal } from '../audit/verify.js';
@@ -27,7 +28,7 @@ function describe(report: ChainReport): string {
 /** `custodian audit verify`: every chain in the journal and/or the database; exit 1 on any break. */
 export async function runAuditVerify(
   config: Config,
-  options: { varDir: string; journal: boolean; database: boolean },
+  options: { varDir: string; journal: boolean; database: boolean; promFile?: string },
   out: (line: string) => void = console.log,
 ): Promise<number> {
   const publicKey = publicKeyOf(config, options.varDir);
@@ -44,7 +45,15 @@ export async function runAuditVerify(
   }
   for (const r of reports) out(describe(r));
   if (reports.length === 0) out('no audit chains found');
-  return reports.some((r) => r.firstProblem || r.badCheckpoints.length > 0) ? 1 : 0;
+  const failed = reports.some((r) => r.firstProblem || r.badCheckpoints.length > 0);
+  if (options.promFile) {
+    // For node_exporter's textfile collector: the alert CustodianChainVerificationFailed reads it.
+    writeFileSync(
+      options.promFile,
+      `# HELP custodian_audit_verify_failed 1 if the last audit verification found a break.\n# TYPE custodian_audit_verify_failed gauge\ncustodian_audit_verify_failed ${failed ? 1 : 0}\n# HELP custodian_audit_verify_timestamp_seconds Time of the last verification.\n# TYPE custodian_audit_verify_timestamp_seconds gauge\ncustodian_audit_verify_timestamp_seconds ${Math.floor(Date.now() / 1000)}\n`,
+    );
+  }
+  return failed ? 1 : 0;
 }
 
 /** `custodian audit subject <id> [--from] [--to] [--json]`: who accessed this customer's data. */

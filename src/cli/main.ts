@@ -14,7 +14,7 @@ commands:
   check -c FILE     validate a configuration; exit 1 listing every error and warning with its line
                     (--allow-warnings: exit 0 when there are only warnings)
   demo              run the demo loan API with the gateway in front of it (config/demo.yaml)
-  audit verify [-c FILE] [--journal-only|--database-only]
+  audit verify [-c FILE] [--journal-only|--database-only] [--prom-file FILE]
                     check every audit chain and checkpoint signature; exit 1 naming the first break
   audit subject ID [-c FILE] [--from DATE] [--to DATE] [--json]
                     who accessed this customer's data: time, caller, role, purpose, route, classes revealed
@@ -42,6 +42,7 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       claims: { type: 'string' },
       purpose: { type: 'string' },
       body: { type: 'string' },
+      'prom-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -61,7 +62,12 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       if (!config) return 1;
       const varDir = resolve(values['var-dir'] ?? 'var');
       if (sub === 'verify') {
-        return runAuditVerify(config, { varDir, journal: !values['database-only'], database: !values['journal-only'] });
+        return runAuditVerify(config, {
+          varDir,
+          journal: !values['database-only'],
+          database: !values['journal-only'],
+          promFile: values['prom-file'],
+        });
       }
       if (sub === 'subject' && subject) {
         return runAuditSubject(config, subject, { varDir, from: values.from, to: values.to, json: values.json });

@@ -72,6 +72,12 @@ export class Metrics {
 
   constructor(policy: PolicyHolder, audit: AuditService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'custodian_' });
+    // prom-client names these gauges *_total, which promtool rejects (only counters may end so);
+    // they are dropped rather than exported with a lint error. The same counts stay available as
+    // custodian_nodejs_active_handles, _requests and _resources, which are correctly named.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(`custodian_${name}`);
+    }
     this.reloadSuccess.set(1);
     const registers = [this.registry];
     new Gauge({
@@ -82,6 +88,17 @@ export class Metrics {
       collect() {
         this.reset();
         this.set({ version: policy.current.version }, 1);
+      },
+    });
+    new Gauge({
+      name: 'custodian_purpose_review_seconds_remaining',
+      help: "Seconds until each purpose's officer review expires (negative: expired and disabled).",
+      labelNames: ['purpose'] as const,
+      registers,
+      collect() {
+        this.reset();
+        const now = Date.now() / 1000;
+        for (const p of policy.current.purposes.values()) this.set({ purpose: p.config.id }, Math.round(p.reviewEndsAt - now));
       },
     });
     new Gauge({

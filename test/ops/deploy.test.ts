@@ -1,0 +1,51 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'undici';
+import t from 'tap';
+import { parseAllDocuments } from 'yaml';
+import { basicRoutes, startTestGateway } from '../helpers/gateway.js';
+import { startOrigin } from '../helpers/origin.js';
+
+// Metrics written by `custodian audit verify --prom-file` (textfile collector), not the gateway.
+const EXTERNAL = new Set(['custodian_audit_verify_failed']);
+
+function metricNames(text: string): Set<string> {
+  return new Set([...text.matchAll(/\b(custodian_[a-z0-9_]+?)(?:_bucket|_count|_sum)?\b(?=[{\s)/*\-+<>=,]|$)/g)].map((m) => m[1] as string));
+}
+
+t.test('alert rules and the dashboard only use metrics the gateway exposes', async (t) => {
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes: basicRoutes() });
+  const exposition = await (await request(`${gw.adminUrl}/metrics`)).body.text();
+  const exposed = new Set([...exposition.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string));
+  const rules = readFileSync('deploy/prometheus/custodian-alerts.yaml', 'utf8');
+  const dashboard = readFileSync('deploy/grafana/custodian-dashboard.json', 'utf8');
+  JSON.parse(dashboard);
+  for (const [name, text] of [['alert rules', rules], ['dashboard', dashboard]] as const) {
+    const used = metricNames(text);
+    t.ok(used.size > 5, `${name} use ${used.size} metrics`);
+    const unknown = [...used].filter((m) => !exposed.has(m) && !EXTERNAL.has(m));
+    t.same(unknown, [], `${name}: every metric exists`);
+  }
+  for (const alert of ['RefusalSpike', 'AuditSpoolGrowing', 'AuditShipLag', 'PolicyReloadFailed', 'ChainVerificationFailed', 'PurposeReviewExpiring']) t.match(rules, `alert: Custodian${alert}`);
+  try {
+    execFileSync('promtool', ['check', 'rules', 'deploy/prometheus/custodian-alerts.yaml'], { stdio: 'pipe' });
+    t.pass('promtool check rules');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') t.comment('promtool not installed: rules syntax not checked');
+    else t.fail(`promtool check rules: ${(err as { stdout?: Buffer }).stdout?.toString()}`);
+  }
+});
+
+t.test('the Kubernetes manifests hold every object the deployment needs', async (t) => {
+  const docs = parseAllDocuments(readFileSync('deploy/kubernetes/custodian.yaml', 'utf8')).map((d) => d.toJS());
+  const kinds = docs.map((d) => d.kind).sort();
+  t.same(kinds, ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service', 'Service'].sort());
+  const deployment = docs.find((d) => d.kind === 'Deployment');
+  const container = deployment.spec.template.spec.containers[0];
+  t.match(container.readinessProbe, { httpGet: { path: '/readyz', port: 'admin' } });
+  t.match(container.livenessProbe, { httpGet: { path: '/healthz', port: 'admin' } });
+  t.equal(deployment.spec.template.spec.securityContext.runAsNonRoot, true);
+  t.match(container.env, [{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'custodian-database' } } }], 'secrets by reference');
+});
