@@ -32,6 +32,8 @@ export class JournalUnavailableError extends Error {
 
 interface Pending {
   readonly record: AuditRecord;
+  /** Needs its own fsync before resolving (decision records); others ride on the next one. */
+  readonly durable: boolean;
   readonly resolve: (chained: ChainedRecord) => void;
   readonly reject: (err: Error) => void;
 }
@@ -150,14 +152,18 @@ export class Journal {
 
   #failedAt = 0;
 
-  /** Append a record; resolves when it is durable (fsync'd). */
-  append(record: AuditRecord): Promise<ChainedRecord> {
+  /**
+   * Append a record. With `durable` (the default) it resolves once the record is fsync'd; without,
+   * once it is written — it becomes durable with the next fsync, and a crash before that can
+   * lose it (used for completion facts, which no release waits on).
+   */
+  append(record: AuditRecord, durable = true): Promise<ChainedRecord> {
     if (this.#closed) return Promise.reject(new JournalUnavailableError('closed'));
     if (this.#unshippedBytes >= this.#opts.budgetBytes) {
       return Promise.reject(new JournalUnavailableError('spool budget exhausted'));
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ record, resolve, reject });
+      this.#queue.push({ record, durable, resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
         setImmediate(() => void this.#flush());
@@ -286,7 +292,8 @@ export class Journal {
         const sizeBefore = fh === this.#fh ? this.#segmentSize : before;
         try {
           await fh.write(bytes, 0, bytes.length, null);
-          await fh.datasync();
+          // One fdatasync per batch, and none for a batch nobody waits on being durable.
+          if (batch.some((p) => p.durable)) await fh.datasync();
         } catch (err) {
           // Undo a partial write so the chain on disk stays whole.
           await fh.truncate(sizeBefore).catch(() => undefined);

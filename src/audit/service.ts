@@ -91,15 +91,15 @@ export class AuditService {
     }
   }
 
-  /** Record something whose release does not wait on it (completion facts). */
+  /** Record something whose release does not wait on it (completion facts): no fsync of its own. */
   recordLater(record: AuditRecord): void {
-    this.#append(record).catch(() => {
+    this.#append(record, false).catch(() => {
       this.#asyncFailures++;
     });
   }
 
-  async #append(record: AuditRecord): Promise<void> {
-    await this.journal.append(record);
+  async #append(record: AuditRecord, durable = true): Promise<void> {
+    await this.journal.append(record, durable);
     if (++this.#sinceCheckpoint >= this.options.checkpointEveryRecords) void this.checkpoint().catch(() => undefined);
   }
 

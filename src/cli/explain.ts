@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/types.js';
+import type { Principal } from '../auth/principal.js';
 import { compilePolicy } from '../policy/compile.js';
 import { explainRequest, principalFromClaims } from '../policy/explain.js';
 
@@ -22,7 +23,7 @@ function readMaybeFile(value: string): string {
 /** `custodian explain`: which route, the decision and why, and the field-by-field view of a sample body. */
 export async function runExplain(config: Config, args: ExplainArgs, out: (line: string) => void = console.log): Promise<number> {
   const policy = compilePolicy(config);
-  let principal;
+  let principal: Principal | undefined;
   if (args.token) {
     const result = await policy.authenticator.authenticate({ authorization: [`Bearer ${args.token}`], rawQuery: '', certificate: undefined });
     if (!result.ok) {
