@@ -19,8 +19,9 @@ import { ConfigError, formatIssue } from './config/issues.js';
 import { loadConfig } from './config/load.js';
 import { Metrics } from './metrics/metrics.js';
 import { lintPolicy } from './policy/lint.js';
+import { loadTrustAnchors, type PolicySignature, type TrustAnchor, verifyPolicySignature } from './config/signature.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -65,6 +66,7 @@ function restartOnlyChanges(running: Config, next: Config): string[] {
   if (!same(running.audit, next.audit)) changed.push('audit');
   if (!same(running.store, next.store)) changed.push('store');
   if (!same(running.limits, next.limits)) changed.push('limits');
+  if (!same(running.policy, next.policy)) changed.push('policy (signature settings)');
   return changed.map((part) => `${part} changed: restart the gateway to apply it (the running policy is kept)`);
 }
 
@@ -106,8 +108,46 @@ async function certificateFor(config: Config, varDir: string): Promise<ServerCer
   };
 }
 
+/** Thrown when a signed policy is required and the file's signature does not hold. */
+export class PolicySignatureError extends Error {
+  constructor(reason: string) {
+    super(`policy signature refused: ${reason}`);
+    this.name = 'PolicySignatureError';
+  }
+}
+
+async function checkSignature(file: string, anchors: readonly TrustAnchor[] | undefined): Promise<PolicySignature | undefined> {
+  if (!anchors) return undefined;
+  const result = await verifyPolicySignature(file, readFileSync(file), anchors);
+  if (!result.ok) throw new PolicySignatureError(result.reason);
+  return result.signature;
+}
+
+/** Every loaded policy version is kept (digest, signer, time) and its change is an audit record. */
+async function recordPolicyVersion(db: Db, audit: AuditService, config: Config, signature: PolicySignature | undefined, previous: string | undefined) {
+  const version = config.digest.slice(0, 12);
+  await db.query('INSERT INTO policy_versions (instance_id, version, digest, signer, signed_at) VALUES ($1, $2, $3, $4, $5)', [
+    audit.journal.instance,
+    version,
+    config.digest,
+    signature?.signer ?? null,
+    signature?.signedAt ?? null,
+  ]);
+  await audit.recordDecision({
+    v: 1,
+    type: 'policy',
+    id: randomUUID(),
+    time: new Date().toISOString(),
+    detail: { event: previous ? 'reloaded' : 'loaded', version, digest: config.digest, signer: signature?.signer, previous },
+  });
+}
+
 /** Build every listener from a loaded configuration and start listening. */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<RunningGateway> {
+  // A signed policy is checked before anything listens; once required, every reload needs one
+  // too, against the anchors loaded now (a new file cannot name its own trust anchors).
+  const anchors = config.policy.requireSignature && config.policy.trustAnchorsFile ? loadTrustAnchors(config.policy.trustAnchorsFile) : undefined;
+  const startSignature = await checkSignature(config.source, anchors);
   const logger = options.logger ?? createLogger();
   const varDir = options.varDir ?? resolve('var');
   const policy = new PolicyHolder(compilePolicy(config, { now: options.now }));
@@ -131,6 +171,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     retentionDays: config.audit.retentionDays,
     shipIntervalMs: config.audit.shipIntervalMs,
   });
+  await recordPolicyVersion(db, audit, config, startSignature, undefined);
   if (config.audit.durability === 'async') logger.warn('audit durability is async: a crash can lose the last access records');
 
   const metrics = new Metrics(policy, audit);
@@ -141,10 +182,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     let errors: string[];
     try {
       const next = loadConfig(config.source);
+      const signature = await checkSignature(next.source, anchors);
       errors = restartOnlyChanges(config, next);
       if (errors.length === 0) {
         const compiled = compilePolicy(next, { now: options.now });
+        const previous = policy.current.version;
         policy.swap(compiled);
+        await recordPolicyVersion(db, audit, next, signature, previous).catch((err: unknown) =>
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'policy version could not be recorded'),
+        );
         for (const w of lintPolicy(next)) logger.warn({ path: w.path.join('/') }, `policy warning: ${w.message}`);
         lastReload = { ok: true, errors: [], at };
         metrics.reloads.inc({ result: 'success' });

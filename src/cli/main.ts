@@ -4,6 +4,8 @@ import { runAuditSubject, runAuditVerify } from './audit.js';
 import { runCheck } from './check.js';
 import { runExplain } from './explain.js';
 import { runPolicyTests } from './policy-test.js';
+import { readFileSync } from 'node:fs';
+import { signPolicyFile } from '../config/signature.js';
 import { runDemo } from './demo.js';
 import { loadOrReport, runServe } from './serve.js';
 
@@ -20,6 +22,8 @@ commands:
                     who accessed this customer's data: time, caller, role, purpose, route, classes revealed
   explain [-c FILE] (--token JWT | --claims JSON|@file) --purpose P METHOD PATH [--body file] [--json]
                     which route matches, the decision and why, and the field-by-field view of a body
+  policy sign -c FILE --key KEY.pem --signer OFFICER
+                    sign a policy file (writes FILE.sig) as an information-protection officer
   test FILE         run policy test cases (request + claims + purpose + body → decision and view)
   (audit and explain default to -c config/demo.yaml; audit to --var-dir var)
 `;
@@ -43,6 +47,8 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       purpose: { type: 'string' },
       body: { type: 'string' },
       'prom-file': { type: 'string' },
+      key: { type: 'string' },
+      signer: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -80,6 +86,15 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       const config = loadOrReport(values.config ?? 'config/demo.yaml');
       if (!config) return 1;
       return runExplain(config, { method, path, purpose: values.purpose, token: values.token, claims: values.claims, body: values.body, json: values.json });
+    }
+    case 'policy': {
+      const [sub] = positionals;
+      if (sub !== 'sign' || !values.config || !values.key || !values.signer) {
+        return usage('policy sign needs -c FILE --key PRIVATE_KEY_PEM --signer OFFICER_ID');
+      }
+      const claim = await signPolicyFile(values.config, readFileSync(values.key, 'utf8'), values.signer);
+      console.log(`signed ${values.config} (sha256 ${claim.digest.slice(0, 16)}…) as ${claim.signer}; wrote ${values.config}.sig`);
+      return 0;
     }
     case 'test': {
       const [file] = positionals;

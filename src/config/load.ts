@@ -58,6 +58,7 @@ interface RawConfig {
   }[];
   audit?: RawAudit;
   store?: RawStore;
+  policy?: { requireSignature?: boolean; trustAnchors?: string };
   auth?: RawAuth;
   purposes?: RawPurpose[];
   classification?: RawClassification;
@@ -214,6 +215,9 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     issues.push({ path: ['tls', 'clientCertificate'], message: 'client certificates need tls.clientCa' });
   }
 
+  if (raw.policy?.requireSignature && !raw.policy.trustAnchors) {
+    issues.push({ path: ['policy'], message: 'requireSignature needs policy.trustAnchors (the officers\' public keys)' });
+  }
   if (issues.length > 0) throw new ConfigError(issues.map((i) => doc.locate(i)));
 
   const listen = raw.listen ?? {};
@@ -243,6 +247,10 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     masking,
     audit,
     store,
+    policy: {
+      requireSignature: raw.policy?.requireSignature ?? false,
+      trustAnchorsFile: raw.policy?.trustAnchors ? resolve(baseDir, raw.policy.trustAnchors) : undefined,
+    },
   };
   return { config: deepFreeze(config), locate: (issue) => doc.locate(issue) };
 }

@@ -210,4 +210,5 @@ export interface Config {
   readonly masking: MaskingConfig;
   readonly audit: AuditConfig;
   readonly store: StoreConfig;
+  readonly policy: { readonly requireSignature: boolean; readonly trustAnchorsFile: string | undefined };
 }

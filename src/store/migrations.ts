@@ -40,6 +40,21 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'policy versions',
+    sql: `
+      CREATE TABLE policy_versions (
+        instance_id text NOT NULL,
+        version text NOT NULL,
+        digest text NOT NULL,
+        signer text,
+        signed_at timestamptz,
+        loaded_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (instance_id, loaded_at, digest)
+      );
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number> {

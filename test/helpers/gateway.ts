@@ -54,15 +54,11 @@ export async function staffHeaders(purpose = 'credit_assessment'): Promise<strin
   return [`Authorization: Bearer ${await mint(testKey)}`, `X-Purpose: ${purpose}`];
 }
 
-/**
- * Start a real gateway (TLS, ports 0) from a configuration object written out as YAML, the way
- * an operator would. The server certificate is signed by the test CA, returned as `ca`.
- */
-export async function startTestGateway(
+/** Write a test gateway's configuration (and its key files) into a temporary directory. */
+export async function writeTestConfig(
   t: { teardown(fn: () => Promise<void> | void): void },
   config: Record<string, unknown>,
-  options: { now?: () => number; logger?: import('../../src/logging.js').Logger } = {},
-): Promise<TestGateway> {
+): Promise<{ dir: string; file: string; ca: string }> {
   const pki = await testPki();
   const dir = tempDir(t);
   writeFileSync(join(dir, 'server.pem'), pki.serverCert);
@@ -80,6 +76,19 @@ export async function startTestGateway(
   };
   const file = join(dir, 'custodian.yaml');
   writeFileSync(file, stringify(full));
+  return { dir, file, ca: pki.caCert };
+}
+
+/**
+ * Start a real gateway (TLS, ports 0) from a configuration object written out as YAML, the way
+ * an operator would. The server certificate is signed by the test CA, returned as `ca`.
+ */
+export async function startTestGateway(
+  t: { teardown(fn: () => Promise<void> | void): void },
+  config: Record<string, unknown>,
+  options: { now?: () => number; logger?: import('../../src/logging.js').Logger } = {},
+): Promise<TestGateway> {
+  const { dir, file, ca } = await writeTestConfig(t, config);
   const gateway = await startGateway(loadConfig(file), {
     logger: options.logger ?? silentLogger(),
     varDir: join(dir, 'var'),
@@ -87,5 +96,5 @@ export async function startTestGateway(
     db: await testDb(),
   });
   t.teardown(() => gateway.close());
-  return { ...gateway, port: Number(new URL(gateway.dataUrl).port), ca: pki.caCert, dir };
+  return { ...gateway, port: Number(new URL(gateway.dataUrl).port), ca, dir };
 }
