@@ -7,6 +7,8 @@ import { registerAuthorize } from './http/authorize.js';
 import { registerAudit } from './http/audit.js';
 import { registerMetrics } from './http/metrics.js';
 import type { Metrics } from './metrics/metrics.js';
+import { registerGovernance } from './http/governance.js';
+import type { RestrictionCache } from './governance/restrictions.js';
 import type { AuditService } from './audit/service.js';
 import { registerPathGuard } from './http/path-guard.js';
 import { registerRequestLog } from './http/request-log.js';
@@ -26,6 +28,7 @@ export interface AppDeps {
   readonly logger?: Logger;
   readonly audit: AuditService;
   readonly metrics?: Metrics;
+  readonly restrictions?: RestrictionCache;
 }
 
 /**
@@ -65,6 +68,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerAuthenticate(app, deps.policy);
   registerRouteMatch(app, deps.policy);
   registerAuthorize(app);
+  if (deps.restrictions) registerGovernance(app, deps.restrictions);
   registerAudit(app, deps.audit, deps.metrics);
   await registerProxy(app, deps.dispatcher);
   return app;

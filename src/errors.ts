@@ -68,6 +68,12 @@ const catalogue = {
     status: 403,
     message: 'A training or confidentiality attestation this purpose requires is missing or has lapsed.',
   },
+  // Governance
+  CUSTODIAN_SUBJECT_RESTRICTED: {
+    status: 403,
+    message: 'Processing this customer\'s data for the declared purpose is restricted (objection or restriction on file).',
+  },
+  CUSTODIAN_ADMIN_FORBIDDEN: { status: 403, message: 'This admin action needs an officer, approver or admin role.' },
   // Audit
   CUSTODIAN_AUDIT_UNAVAILABLE: {
     status: 503,

@@ -18,6 +18,7 @@ import { migrate } from './store/migrations.js';
 import { ConfigError, formatIssue } from './config/issues.js';
 import { loadConfig } from './config/load.js';
 import { Metrics } from './metrics/metrics.js';
+import { RestrictionCache } from './governance/restrictions.js';
 import { lintPolicy } from './policy/lint.js';
 import { loadTrustAnchors, type PolicySignature, type TrustAnchor, verifyPolicySignature } from './config/signature.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -208,7 +209,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     return { ok: false, errors };
   };
 
-  const app = await buildApp(config, { policy, certificate, dispatcher, logger, audit, metrics });
+  const restrictions = new RestrictionCache(db);
+  await restrictions.refresh();
+  restrictions.start(config.admin.restrictionRefreshMs);
+  metrics.watchRestrictions(restrictions);
+
+  const app = await buildApp(config, { policy, certificate, dispatcher, logger, audit, metrics, restrictions });
   const admin = buildAdmin({
     policy,
     logger,
@@ -220,6 +226,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     db,
     metrics,
     reloadState: () => lastReload,
+    api: { policy, db, audit, restrictions },
   });
   let plaintext: Server | undefined;
 
@@ -261,6 +268,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         plaintext ? new Promise((ok) => plaintext?.close(ok)) : undefined,
       ]);
       await dispatcher.close();
+      restrictions.stop();
       await audit.close();
       if (ownsDb) await db.close();
     },

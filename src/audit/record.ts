@@ -1,7 +1,7 @@
 /** The audit record. Never a clear C2/C3 value, token or secret: paths and queries are masked. */
 export interface AuditRecord {
   readonly v: 1;
-  readonly type: 'decision' | 'completion' | 'checkpoint' | 'purge' | 'policy';
+  readonly type: 'decision' | 'completion' | 'checkpoint' | 'purge' | 'policy' | 'admin';
   readonly id: string;
   /** ISO 8601 time the record was made. */
   readonly time: string;

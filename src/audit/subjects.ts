@@ -24,6 +24,11 @@ export class SubjectSet {
     if (this.#ids.size < this.#cap) this.#ids.add(id);
   }
 
+  /** Every id seen so far that is still in the capped list (request parameters are few). */
+  all(): string[] {
+    return [...this.#ids];
+  }
+
   get size(): number {
     return this.#count;
   }
@@ -87,4 +92,40 @@ export function collectAt(value: unknown, steps: readonly Step[], into: SubjectS
 /** Response JSON paths of a route, compiled. `$[*]…` paths also serve streamed array elements. */
 export function responsePaths(sources: readonly SubjectSource[]): Step[][] {
   return sources.flatMap((s) => ('jsonPath' in s ? [parseJsonPath(s.jsonPath)] : []));
+}
+
+/** The single value at a parsed path with no `[*]` step (own properties only). */
+function valueAt(value: unknown, steps: readonly Step[]): unknown {
+  let v = value;
+  for (const step of steps) {
+    if ('each' in step || v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, step.key)) return undefined;
+    v = (v as Record<string, unknown>)[step.key];
+  }
+  return v;
+}
+
+/**
+ * Remove, in place, the list items whose customer is restricted: for `$.items[*].id` the items
+ * of `items` whose `id` is. The body is the request's own freshly parsed copy. Returns how many
+ * items were removed.
+ */
+export function dropRestrictedItems(value: unknown, steps: readonly Step[], isRestricted: (id: string) => boolean, from = 0): number {
+  const eachAt = steps.findIndex((s, i) => i >= from && 'each' in s);
+  if (eachAt === -1) return 0;
+  const container = valueAt(value, steps.slice(from, eachAt));
+  if (!Array.isArray(container)) return 0;
+  const rest = steps.slice(eachAt + 1);
+  if (rest.some((s) => 'each' in s)) {
+    let dropped = 0;
+    for (const item of container) dropped += dropRestrictedItems(item, rest, isRestricted);
+    return dropped;
+  }
+  const before = container.length;
+  const kept = container.filter((item) => {
+    const id = valueAt(item, rest);
+    return id === undefined || id === null || !isRestricted(String(id));
+  });
+  container.length = 0;
+  container.push(...kept);
+  return before - kept.length;
 }

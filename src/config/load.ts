@@ -59,6 +59,7 @@ interface RawConfig {
   audit?: RawAudit;
   store?: RawStore;
   policy?: { requireSignature?: boolean; trustAnchors?: string };
+  admin?: { officerRoles?: string[]; restrictionRefreshMs?: number };
   auth?: RawAuth;
   purposes?: RawPurpose[];
   classification?: RawClassification;
@@ -247,6 +248,10 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     masking,
     audit,
     store,
+    admin: {
+      officerRoles: [...(raw.admin?.officerRoles ?? ['information_officer'])],
+      restrictionRefreshMs: raw.admin?.restrictionRefreshMs ?? 2000,
+    },
     policy: {
       requireSignature: raw.policy?.requireSignature ?? false,
       trustAnchorsFile: raw.policy?.trustAnchors ? resolve(baseDir, raw.policy.trustAnchors) : undefined,

@@ -211,4 +211,5 @@ export interface Config {
   readonly audit: AuditConfig;
   readonly store: StoreConfig;
   readonly policy: { readonly requireSignature: boolean; readonly trustAnchorsFile: string | undefined };
+  readonly admin: { readonly officerRoles: readonly string[]; readonly restrictionRefreshMs: number };
 }

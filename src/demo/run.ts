@@ -69,11 +69,13 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const tokens: Record<string, string> = {};
   for (const [name, claims] of Object.entries(cast)) tokens[name] = await idp.mint(claims, TOKEN_LIFETIME_SEC);
   writeFileSync(join(varDir, 'demo-tokens.json'), `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+  // The information-protection officer, for the admin API (kept apart from the callers' tokens).
+  const officer = await idp.mint({ sub: 'officer.zhang', kind: 'staff', roles: ['information_officer'] }, TOKEN_LIFETIME_SEC);
   const envFile = join(varDir, 'demo-env.sh');
   writeFileSync(
     envFile,
-    `${Object.entries(tokens)
-      .map(([name, token]) => `export ${name.toUpperCase()}='${token}'`)
+    `${[...Object.entries(tokens), ['officer', officer]]
+      .map(([name, token]) => `export ${(name as string).toUpperCase()}='${token}'`)
       .join('\n')}\n`,
     { mode: 0o600 },
   );

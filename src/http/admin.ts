@@ -3,7 +3,7 @@ import type { PolicyHolder } from '../policy/compile.js';
 import type { Logger } from '../logging.js';
 import type { Db } from '../store/db.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { subjectHistory } from '../store/audit-store.js';
+import { type AdminApiDeps, registerAdminApi } from './admin-api.js';
 
 export interface AdminDeps {
   readonly policy: PolicyHolder;
@@ -15,6 +15,8 @@ export interface AdminDeps {
   readonly metrics?: Metrics;
   /** Reload state for /readyz: the errors of the last failed reload, if any. */
   readonly reloadState?: () => { ok: boolean; errors: readonly string[]; at: string | undefined };
+  /** The officer's admin API (authenticated); absent in unit setups. */
+  readonly api?: AdminApiDeps;
 }
 
 /**
@@ -49,14 +51,6 @@ export function buildAdmin(deps: AdminDeps): FastifyInstance {
       ...extra.detail,
     });
   });
-  // "Who accessed my data": the officer answers a customer from this (admin plane only;
-  // the admin plane listens on loopback by default).
-  app.get<{ Params: { id: string }; Querystring: { from?: string; to?: string } }>('/audit/subjects/:id', async (request, reply) => {
-    if (!deps.db) return reply.code(503).send({ error: 'no store' });
-    const from = request.query.from ? new Date(request.query.from) : new Date(Date.now() - 365 * 86400_000);
-    const to = request.query.to ? new Date(request.query.to) : new Date(Date.now() + 60_000);
-    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) return reply.code(400).send({ error: 'from/to must be dates' });
-    return { subject: request.params.id, from: from.toISOString(), to: to.toISOString(), accesses: await subjectHistory(deps.db, request.params.id, from, to) };
-  });
+  if (deps.api) registerAdminApi(app, deps.api);
   return app;
 }

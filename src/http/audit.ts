@@ -50,9 +50,11 @@ export function registerAudit(app: FastifyInstance, audit: AuditService, metrics
       request.log.warn({ code: 'CUSTODIAN_AUDIT_UNAVAILABLE', journal: audit.health.journal.lastError }, 'audit journal cannot take records');
       return sendError(reply, 'CUSTODIAN_AUDIT_UNAVAILABLE');
     }
-    const subjects = new SubjectSet(policy.config.audit.subjectsCap);
-    requestSubjects(match.route.config.subjects, match.params, target.rawQuery, subjects);
-    request.custodian.subjects = subjects;
+    if (!request.custodian.subjects) {
+      const subjects = new SubjectSet(policy.config.audit.subjectsCap);
+      requestSubjects(match.route.config.subjects, match.params, target.rawQuery, subjects);
+      request.custodian.subjects = subjects;
+    }
     const appendedAt = performance.now();
     const durable = audit.recordDecision(
       record('decision', request, { decision: match.route.config.observe ? 'observe' : 'allow', reason: 'OK' }),
@@ -107,6 +109,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditService, metrics
         bytes: Number.isFinite(length) ? length : state.streamedBytes,
         latencyMs: Math.round(reply.elapsedTime * 100) / 100,
         fields: state.fieldReport?.toJSON(),
+        detail: state.restrictedDropped ? { restrictedItemsDropped: state.restrictedDropped } : undefined,
       }),
     );
   });

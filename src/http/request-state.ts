@@ -35,6 +35,10 @@ export interface RequestState {
   /** performance.now() when the request was handed to the upstream, and when it answered. */
   upstreamStartedAt: number | undefined;
   upstreamRespondedAt: number | undefined;
+  /** Whether a customer is restricted for this request's purpose (set by the governance stage). */
+  isRestricted: ((customerId: string) => boolean) | undefined;
+  /** List items removed because their customer is restricted. */
+  restrictedDropped: number;
 }
 
 declare module 'fastify' {
@@ -59,5 +63,7 @@ export function emptyState(): RequestState {
     streamedBytes: undefined,
     upstreamStartedAt: undefined,
     upstreamRespondedAt: undefined,
+    isRestricted: undefined,
+    restrictedDropped: 0,
   };
 }

@@ -5,7 +5,7 @@ import { decodedBody, firstSignificantByte, isJsonContentType, readPrefix } from
 import { FieldReport } from '../mask/report.js';
 import { ArrayMaskingStream } from '../mask/stream-array.js';
 import { TransformError, transformValue } from '../mask/walk.js';
-import { collectAt, responsePaths } from '../audit/subjects.js';
+import { collectAt, dropRestrictedItems, responsePaths, SubjectSet } from '../audit/subjects.js';
 import { sendError } from './errors.js';
 
 /** The part of an undici response reply-from hands to onResponse. */
@@ -63,12 +63,27 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
   const subjectPaths = responsePaths(route.subjects);
   const subjects = request.custodian.subjects;
   /** Customer ids named in the response body, for the access record. */
+  const isRestricted = request.custodian.isRestricted;
   const noteSubjects = (value: unknown) => {
+    // Lists lose the items of restricted customers before anything else looks at them.
+    if (isRestricted) for (const steps of subjectPaths) request.custodian.restrictedDropped += dropRestrictedItems(value, steps, isRestricted);
     if (subjects) for (const steps of subjectPaths) collectAt(value, steps, subjects);
   };
-  const noteElementSubjects = (element: unknown) => {
+  const noteElementSubjects = (element: unknown): boolean => {
     // `$[*].id` paths of an array body, applied to one streamed element.
-    if (subjects) for (const steps of subjectPaths) if (steps[0] && 'each' in steps[0]) collectAt(element, steps, subjects, 1);
+    for (const steps of subjectPaths) {
+      if (!steps[0] || !('each' in steps[0])) continue;
+      if (isRestricted) {
+        const probe = new SubjectSet(1);
+        collectAt(element, steps, probe, 1);
+        if (probe.all().some((id) => isRestricted(id))) {
+          request.custodian.restrictedDropped++;
+          return false;
+        }
+      }
+      if (subjects) collectAt(element, steps, subjects, 1);
+    }
+    return true;
   };
   const report = new FieldReport();
   request.custodian.fieldReport = report;

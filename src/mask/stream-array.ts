@@ -48,12 +48,13 @@ export class ArrayMaskingStream extends Transform {
   readonly #plan: FieldPlan;
   readonly #report: FieldReport;
   readonly #maxElement: number;
-  readonly #onElement: ((value: unknown) => void) | undefined;
+  /** Called with each parsed element; returning false leaves the element out of the output. */
+  readonly #onElement: ((value: unknown) => boolean | undefined) | undefined;
   elements = 0;
   /** Bytes written out so far. */
   outputBytes = 0;
 
-  constructor(plan: FieldPlan, report: FieldReport, maxElementBytes: number, onElement?: (value: unknown) => void) {
+  constructor(plan: FieldPlan, report: FieldReport, maxElementBytes: number, onElement?: (value: unknown) => boolean | undefined) {
     super({ readableHighWaterMark: FLUSH_AT });
     this.#plan = plan;
     this.#report = report;
@@ -104,7 +105,7 @@ export class ArrayMaskingStream extends Transform {
     } catch (err) {
       throw new TransformError('invalid_json', { cause: err });
     }
-    this.#onElement?.(value);
+    if (this.#onElement?.(value) === false) return;
     const json = JSON.stringify(transformValue(value, this.#plan, this.#report, '$[*]', 1));
     const piece = this.#first ? json : `,${json}`;
     this.#out.push(piece);

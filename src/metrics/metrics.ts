@@ -70,6 +70,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Objections past their answer date (征信业管理条例 art. 25: 20 days). */
+  watchRestrictions(source: OverdueSource): void {
+    new Gauge({
+      name: 'custodian_objections_overdue',
+      help: 'Customer objections past their due date without a written answer.',
+      registers: [this.registry],
+      collect() {
+        this.set(source.overdueObjections);
+      },
+    });
+  }
+
   constructor(policy: PolicyHolder, audit: AuditService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'custodian_' });
     // prom-client names these gauges *_total, which promtool rejects (only counters may end so);
@@ -136,6 +148,10 @@ export class Metrics {
     gauge('custodian_audit_async_failures', 'Records that could not be written when nothing waited on them.', () => audit.health.asyncFailures);
     gauge('custodian_audit_journal_write_failures', 'Journal write failures since start.', () => audit.journal.writeFailures);
   }
+}
+
+export interface OverdueSource {
+  readonly overdueObjections: number;
 }
 
 export function statusClass(status: number): string {

@@ -55,6 +55,29 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'restrictions and objections',
+    sql: `
+      CREATE TABLE restrictions (
+        id text PRIMARY KEY,
+        customer_id text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('objection', 'restriction')),
+        purposes text[] NOT NULL DEFAULT '{}',
+        ticket text NOT NULL,
+        created_by text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        due_at timestamptz,
+        status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'answered')),
+        reply text,
+        answered_by text,
+        answered_at timestamptz,
+        lifted_by text,
+        lifted_at timestamptz
+      );
+      CREATE INDEX restrictions_customer ON restrictions (customer_id) WHERE lifted_at IS NULL;
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number> {

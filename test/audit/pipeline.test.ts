@@ -90,7 +90,8 @@ t.test('every request leaves records: allowed (decision + completion) and refuse
   t.equal(mine?.firstProblem, undefined);
   const history = await subjectHistory(gw.db, '42', new Date(Date.now() - 60_000), new Date(Date.now() + 60_000));
   t.match(history.filter((h) => h.caller === 'u-credit-001'), [{ purpose: 'credit_assessment', route: 'customers.detail', decision: 'allow', status: 200, roles: ['credit_officer'], revealedClasses: [] }]);
-  const admin = await request(`${gw.adminUrl}/audit/subjects/43`);
+  const officer = await mint(testKey, { sub: 'officer.li', roles: ['information_officer'] });
+  const admin = await request(`${gw.adminUrl}/audit/subjects/43`, { headers: { authorization: `Bearer ${officer}` } });
   t.match(await admin.body.json(), { subject: '43', accesses: [{ decision: 'deny', caller: 'u-credit-001' }] }, 'refused attempts show too');
 
   // Shipping is idempotent: sending everything again adds nothing.

@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/principal.js';
+import type { AuditService } from '../audit/service.js';
+import { errorBody, statusOf } from '../errors.js';
+import { answerObjection, createRestriction, liftRestriction, listRestrictions, type RestrictionCache } from '../governance/restrictions.js';
+import type { PolicyHolder } from '../policy/compile.js';
+import { subjectHistory } from '../store/audit-store.js';
+import type { Db } from '../store/db.js';
+import { rawHeaderValues } from './raw-headers.js';
+
+export interface AdminApiDeps {
+  readonly policy: PolicyHolder;
+  readonly db: Db;
+  readonly audit: AuditService;
+  readonly restrictions: RestrictionCache;
+}
+
+function refuse(reply: FastifyReply, code: 'CUSTODIAN_AUTH_MISSING' | 'CUSTODIAN_AUTH_INVALID' | 'CUSTODIAN_AUTH_EXPIRED' | 'CUSTODIAN_ADMIN_FORBIDDEN', hint?: string) {
+  return reply
+    .code(statusOf(code))
+    .type('application/json; charset=utf-8')
+    .send(errorBody(code, reply.request.id, hint));
+}
+
+/**
+ * The admin API on the admin plane: the information-protection officer's actions. Every call
+ * needs a bearer token from a configured issuer carrying an officer role; every action is an
+ * audit record (who, what, on which customer — never a token).
+ */
+export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
+  const officer = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> => {
+    const policy = deps.policy.current;
+    const result = await policy.authenticator.authenticate({
+      authorization: rawHeaderValues(request.raw, 'authorization'),
+      rawQuery: '',
+      certificate: undefined,
+    });
+    if (!result.ok) {
+      const code = result.code === 'CUSTODIAN_CLIENT_CERT_REQUIRED' ? 'CUSTODIAN_ADMIN_FORBIDDEN' : result.code;
+      refuse(reply, code, result.hint);
+      return undefined;
+    }
+    if (!result.principal.roles.some((r) => policy.config.admin.officerRoles.includes(r))) {
+      refuse(reply, 'CUSTODIAN_ADMIN_FORBIDDEN');
+      return undefined;
+    }
+    return result.principal;
+  };
+
+  const record = (who: Principal, action: string, detail: Record<string, unknown>, customerId?: string) =>
+    deps.audit.recordDecision({
+      v: 1,
+      type: 'admin',
+      id: randomUUID(),
+      time: new Date().toISOString(),
+      caller: { sub: who.subject, kind: who.kind, org: who.organisation, roles: who.roles },
+      subjects: customerId ? { ids: [customerId], count: 1 } : undefined,
+      detail: { action, ...detail },
+    });
+
+  app.get<{ Params: { id: string }; Querystring: { from?: string; to?: string } }>('/audit/subjects/:id', async (request, reply) => {
+    const who = await officer(request, reply);
+    if (!who) return reply;
+    const from = request.query.from ? new Date(request.query.from) : new Date(Date.now() - 365 * 86400_000);
+    const to = request.query.to ? new Date(request.query.to) : new Date(Date.now() + 60_000);
+    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) return reply.code(400).send({ error: 'from/to must be dates' });
+    await record(who, 'read access history', { from: from.toISOString(), to: to.toISOString() }, request.params.id);
+    return { subject: request.params.id, from: from.toISOString(), to: to.toISOString(), accesses: await subjectHistory(deps.db, request.params.id, from, to) };
+  });
+
+  app.post<{ Body: { customerId?: unknown; kind?: unknown; purposes?: unknown; ticket?: unknown; dueInDays?: unknown } }>('/admin/restrictions', async (request, reply) => {
+    const who = await officer(request, reply);
+    if (!who) return reply;
+    const b = request.body ?? {};
+    const purposes = Array.isArray(b.purposes) ? b.purposes.filter((p): p is string => typeof p === 'string') : [];
+    const unknown = purposes.filter((p) => !deps.policy.current.purposes.has(p));
+    if (typeof b.customerId !== 'string' || b.customerId === '' || (b.kind !== 'objection' && b.kind !== 'restriction') || typeof b.ticket !== 'string' || unknown.length > 0) {
+      return reply.code(400).send({ error: 'needs customerId, kind (objection|restriction), ticket, and purposes from the catalogue (empty: all)', unknownPurposes: unknown });
+    }
+    const created = await createRestriction(deps.db, {
+      customerId: b.customerId,
+      kind: b.kind,
+      purposes,
+      ticket: b.ticket,
+      createdBy: who.subject,
+      dueInDays: typeof b.dueInDays === 'number' ? b.dueInDays : undefined,
+    });
+    await deps.restrictions.refresh();
+    await record(who, `register ${created.kind}`, { restriction: created.id, purposes, ticket: created.ticket, dueAt: created.dueAt }, created.customerId);
+    return reply.code(201).send(created);
+  });
+
+  app.post<{ Params: { id: string }; Body: { reply?: unknown } }>('/admin/restrictions/:id/answer', async (request, reply) => {
+    const who = await officer(request, reply);
+    if (!who) return reply;
+    if (typeof request.body?.reply !== 'string' || request.body.reply === '') return reply.code(400).send({ error: 'needs reply' });
+    const answered = await answerObjection(deps.db, request.params.id, request.body.reply, who.subject);
+    if (!answered) return reply.code(404).send({ error: 'no such objection' });
+    await deps.restrictions.refresh();
+    await record(who, 'answer objection', { restriction: answered.id }, answered.customerId);
+    return answered;
+  });
+
+  app.post<{ Params: { id: string } }>('/admin/restrictions/:id/lift', async (request, reply) => {
+    const who = await officer(request, reply);
+    if (!who) return reply;
+    const lifted = await liftRestriction(deps.db, request.params.id, who.subject);
+    if (!lifted) return reply.code(404).send({ error: 'no such active restriction' });
+    await deps.restrictions.refresh();
+    await record(who, 'lift restriction', { restriction: lifted.id }, lifted.customerId);
+    return lifted;
+  });
+
+  app.get<{ Querystring: { customerId?: string } }>('/admin/restrictions', async (request, reply) => {
+    const who = await officer(request, reply);
+    if (!who) return reply;
+    return { restrictions: await listRestrictions(deps.db, request.query.customerId) };
+  });
+}
