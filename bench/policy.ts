@@ -21,6 +21,7 @@ export function benchRoute(): RouteConfig {
     observe: false,
     passthrough: [],
     subjects: [],
+    destructive: false,
     views: {},
   };
 }

@@ -9,6 +9,7 @@ import { registerMetrics } from './http/metrics.js';
 import type { Metrics } from './metrics/metrics.js';
 import { registerGovernance } from './http/governance.js';
 import type { RestrictionCache } from './governance/restrictions.js';
+import type { Db } from './store/db.js';
 import type { AuditService } from './audit/service.js';
 import { registerPathGuard } from './http/path-guard.js';
 import { registerRequestLog } from './http/request-log.js';
@@ -29,6 +30,8 @@ export interface AppDeps {
   readonly audit: AuditService;
   readonly metrics?: Metrics;
   readonly restrictions?: RestrictionCache;
+  /** The store, for governance checks that need it (four-eyes approvals). */
+  readonly db?: Db;
 }
 
 /**
@@ -68,7 +71,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerAuthenticate(app, deps.policy);
   registerRouteMatch(app, deps.policy);
   registerAuthorize(app);
-  if (deps.restrictions) registerGovernance(app, deps.restrictions);
+  if (deps.restrictions && deps.db) registerGovernance(app, deps.restrictions, deps.db);
   registerAudit(app, deps.audit, deps.metrics);
   await registerProxy(app, deps.dispatcher);
   return app;

@@ -73,6 +73,10 @@ const catalogue = {
     status: 403,
     message: 'Processing this customer\'s data for the declared purpose is restricted (objection or restriction on file).',
   },
+  CUSTODIAN_APPROVAL_REQUIRED: {
+    status: 403,
+    message: 'This operation is destructive: it needs an unused, unexpired approval for this exact method and path, given to you by another person.',
+  },
   CUSTODIAN_ADMIN_FORBIDDEN: { status: 403, message: 'This admin action needs an officer, approver or admin role.' },
   // Audit
   CUSTODIAN_AUDIT_UNAVAILABLE: {

@@ -214,7 +214,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   restrictions.start(config.admin.restrictionRefreshMs);
   metrics.watchRestrictions(restrictions);
 
-  const app = await buildApp(config, { policy, certificate, dispatcher, logger, audit, metrics, restrictions });
+  const app = await buildApp(config, { policy, certificate, dispatcher, logger, audit, metrics, restrictions, db });
   const admin = buildAdmin({
     policy,
     logger,

@@ -55,11 +55,12 @@ interface RawConfig {
     passthrough?: string[];
     views?: Record<string, RawView>;
     subjects?: ({ param: string } | { query: string } | { jsonPath: string })[];
+    destructive?: boolean;
   }[];
   audit?: RawAudit;
   store?: RawStore;
   policy?: { requireSignature?: boolean; trustAnchors?: string };
-  admin?: { officerRoles?: string[]; restrictionRefreshMs?: number };
+  admin?: { officerRoles?: string[]; approverRoles?: string[]; restrictionRefreshMs?: number };
   auth?: RawAuth;
   purposes?: RawPurpose[];
   classification?: RawClassification;
@@ -189,6 +190,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
         }
         return { ...subject };
       }),
+      destructive: r.destructive ?? false,
     };
   });
   issues.push(...compileRoutes(routes).issues);
@@ -250,6 +252,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     store,
     admin: {
       officerRoles: [...(raw.admin?.officerRoles ?? ['information_officer'])],
+      approverRoles: [...(raw.admin?.approverRoles ?? ['approver'])],
       restrictionRefreshMs: raw.admin?.restrictionRefreshMs ?? 2000,
     },
     policy: {

@@ -58,6 +58,8 @@ export interface RouteConfig {
   readonly views: Readonly<Record<string, ViewConfig>>;
   /** Where the customer ids this route touches are found. */
   readonly subjects: readonly SubjectSource[];
+  /** Four-eyes: every request needs a single-use approval by another person. */
+  readonly destructive: boolean;
 }
 
 export type SubjectSource = { readonly param: string } | { readonly query: string } | { readonly jsonPath: string };
@@ -211,5 +213,5 @@ export interface Config {
   readonly audit: AuditConfig;
   readonly store: StoreConfig;
   readonly policy: { readonly requireSignature: boolean; readonly trustAnchorsFile: string | undefined };
-  readonly admin: { readonly officerRoles: readonly string[]; readonly restrictionRefreshMs: number };
+  readonly admin: { readonly officerRoles: readonly string[]; readonly approverRoles: readonly string[]; readonly restrictionRefreshMs: number };
 }

@@ -71,10 +71,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   writeFileSync(join(varDir, 'demo-tokens.json'), `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
   // The information-protection officer, for the admin API (kept apart from the callers' tokens).
   const officer = await idp.mint({ sub: 'officer.zhang', kind: 'staff', roles: ['information_officer'] }, TOKEN_LIFETIME_SEC);
+  // A supervisor who approves destructive operations (four-eyes), for the admin API.
+  const approver = await idp.mint({ sub: 'supervisor.chen', kind: 'staff', roles: ['approver'] }, TOKEN_LIFETIME_SEC);
   const envFile = join(varDir, 'demo-env.sh');
   writeFileSync(
     envFile,
-    `${[...Object.entries(tokens), ['officer', officer]]
+    `${[...Object.entries(tokens), ['officer', officer], ['approver', approver]]
       .map(([name, token]) => `export ${(name as string).toUpperCase()}='${token}'`)
       .join('\n')}\n`,
     { mode: 0o600 },
@@ -149,6 +151,7 @@ function demoInstructions(f: InstructionFacts): string {
     [curl('partner', 'credit_reporting', '/api/customers/42'), 'expect 403 CUSTODIAN_CLIENT_CERT_REQUIRED'],
     [curl('auditor', 'internal_audit', '/api/exports/customers?count=5'), 'expect 403 CUSTODIAN_PURPOSE_NOT_ALLOWED'],
     [curl('credit_officer', 'credit_assessment', '/api/customers/..%2f..%2fadmin'), 'expect 400 CUSTODIAN_PATH_INVALID'],
+    [curl('cs_agent', 'customer_service', '/api/customers/42/documents/contract-1', '-X DELETE'), 'expect 403 CUSTODIAN_APPROVAL_REQUIRED'],
     [curl('credit_officer', 'credit_assessment', '/internal/anything'), 'expect 404 CUSTODIAN_ROUTE_NOT_FOUND'],
   ];
   if (f.plaintextUrl) examples.push([`curl '${f.plaintextUrl}/api/customers/42'`, 'expect 403 CUSTODIAN_TLS_REQUIRED']);

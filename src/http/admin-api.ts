@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { AuditService } from '../audit/service.js';
 import { errorBody, statusOf } from '../errors.js';
+import { createApproval } from '../governance/approvals.js';
 import { answerObjection, createRestriction, liftRestriction, listRestrictions, type RestrictionCache } from '../governance/restrictions.js';
 import type { PolicyHolder } from '../policy/compile.js';
 import { subjectHistory } from '../store/audit-store.js';
@@ -29,7 +30,7 @@ function refuse(reply: FastifyReply, code: 'CUSTODIAN_AUTH_MISSING' | 'CUSTODIAN
  * audit record (who, what, on which customer — never a token).
  */
 export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
-  const officer = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> => {
+  const withRole = async (request: FastifyRequest, reply: FastifyReply, roles: readonly string[]): Promise<Principal | undefined> => {
     const policy = deps.policy.current;
     const result = await policy.authenticator.authenticate({
       authorization: rawHeaderValues(request.raw, 'authorization'),
@@ -41,12 +42,14 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
       refuse(reply, code, result.hint);
       return undefined;
     }
-    if (!result.principal.roles.some((r) => policy.config.admin.officerRoles.includes(r))) {
+    if (!result.principal.roles.some((r) => roles.includes(r))) {
       refuse(reply, 'CUSTODIAN_ADMIN_FORBIDDEN');
       return undefined;
     }
     return result.principal;
   };
+  const officer = (request: FastifyRequest, reply: FastifyReply) => withRole(request, reply, deps.policy.current.config.admin.officerRoles);
+  const approver = (request: FastifyRequest, reply: FastifyReply) => withRole(request, reply, deps.policy.current.config.admin.approverRoles);
 
   const record = (who: Principal, action: string, detail: Record<string, unknown>, customerId?: string) =>
     deps.audit.recordDecision({
@@ -110,6 +113,27 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
     await deps.restrictions.refresh();
     await record(who, 'lift restriction', { restriction: lifted.id }, lifted.customerId);
     return lifted;
+  });
+
+  app.post<{ Body: { method?: unknown; path?: unknown; requester?: unknown; ttlSeconds?: unknown; reason?: unknown } }>('/admin/approvals', async (request, reply) => {
+    const who = await approver(request, reply);
+    if (!who) return reply;
+    const b = request.body ?? {};
+    if (typeof b.method !== 'string' || typeof b.path !== 'string' || !b.path.startsWith('/') || typeof b.requester !== 'string' || b.requester === '') {
+      return reply.code(400).send({ error: 'needs method, path (exactly as it will be requested) and requester' });
+    }
+    if (b.requester === who.subject) return reply.code(400).send({ error: 'an approver cannot approve their own request (four-eyes)' });
+    const ttl = typeof b.ttlSeconds === 'number' ? Math.min(Math.max(b.ttlSeconds, 1), 86400) : 900;
+    const approval = await createApproval(deps.db, {
+      method: b.method,
+      path: b.path,
+      requester: b.requester,
+      approver: who.subject,
+      ttlSeconds: ttl,
+      reason: typeof b.reason === 'string' ? b.reason : undefined,
+    });
+    await record(who, 'approve destructive operation', { approval: approval.id, method: approval.method, requester: approval.requester, expiresAt: approval.expiresAt });
+    return reply.code(201).send(approval);
   });
 
   app.get<{ Querystring: { customerId?: string } }>('/admin/restrictions', async (request, reply) => {

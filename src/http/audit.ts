@@ -57,7 +57,11 @@ export function registerAudit(app: FastifyInstance, audit: AuditService, metrics
     }
     const appendedAt = performance.now();
     const durable = audit.recordDecision(
-      record('decision', request, { decision: match.route.config.observe ? 'observe' : 'allow', reason: 'OK' }),
+      record('decision', request, {
+        decision: match.route.config.observe ? 'observe' : 'allow',
+        reason: 'OK',
+        detail: request.custodian.approval ? { approval: request.custodian.approval.id, approver: request.custodian.approval.approver } : undefined,
+      }),
     );
     durable.then(() => metrics?.auditDurability.observe((performance.now() - appendedAt) / 1000), () => undefined);
     // Observed in onSend; this catch only keeps an early failure from being "unhandled".

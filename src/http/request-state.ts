@@ -39,6 +39,8 @@ export interface RequestState {
   isRestricted: ((customerId: string) => boolean) | undefined;
   /** List items removed because their customer is restricted. */
   restrictedDropped: number;
+  /** The four-eyes approval this (destructive) request consumed. */
+  approval: { id: string; approver: string } | undefined;
 }
 
 declare module 'fastify' {
@@ -65,5 +67,6 @@ export function emptyState(): RequestState {
     upstreamRespondedAt: undefined,
     isRestricted: undefined,
     restrictedDropped: 0,
+    approval: undefined,
   };
 }

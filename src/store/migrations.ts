@@ -78,6 +78,37 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       CREATE INDEX restrictions_customer ON restrictions (customer_id) WHERE lifted_at IS NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'four-eyes approvals and the destruction ledger',
+    sql: `
+      CREATE TABLE approvals (
+        id text PRIMARY KEY,
+        method text NOT NULL,
+        path text NOT NULL,
+        requester text NOT NULL,
+        approver text NOT NULL,
+        reason text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        used_at timestamptz,
+        used_by_request text,
+        CHECK (requester <> approver)
+      );
+      CREATE TABLE destruction_ledger (
+        id text PRIMARY KEY,
+        approval_id text NOT NULL REFERENCES approvals (id),
+        request_id text NOT NULL,
+        requester text NOT NULL,
+        approver text NOT NULL,
+        method text NOT NULL,
+        object text NOT NULL,
+        status integer,
+        outcome text NOT NULL,
+        at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number> {

@@ -41,6 +41,7 @@ export function planFor(
     observe: false,
     passthrough: [],
     subjects: [],
+    destructive: false,
     views: options.view ? { p: { classes: options.view.classes ?? {}, fields: options.view.fields ?? {} } } : {},
   };
   return compileFieldPlan(route, 'p', options.classification ?? dictionary(), PSEUDONYM_KEYS);
