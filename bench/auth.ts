@@ -48,7 +48,7 @@ export async function benchAuth(): Promise<BenchSection> {
     .setExpirationTime(now + 1800)
     .sign(privateKey);
   const purposes: PurposeConfig[] = [
-    { id: 'credit_assessment', description: 'd', lawfulBasis: 'contract', roles: ['credit_officer'], callerKinds: ['staff'], requiredAttestations: ['training', 'nda'], approvedBy: 'o', reviewUntil: '2099-12-31' },
+    { id: 'credit_assessment', description: 'd', lawfulBasis: 'contract', roles: ['credit_officer'], callerKinds: ['staff'], requiredAttestations: ['training', 'nda'], approvedBy: 'o', reviewUntil: '2099-12-31', bulkLimit: undefined },
   ];
   const catalogue = compilePurposes(purposes);
   const routePurposes = new Set(['credit_assessment']);

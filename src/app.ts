@@ -71,7 +71,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerAuthenticate(app, deps.policy);
   registerRouteMatch(app, deps.policy);
   registerAuthorize(app);
-  if (deps.restrictions && deps.db) registerGovernance(app, deps.restrictions, deps.db);
+  if (deps.restrictions && deps.db) registerGovernance(app, deps.restrictions, deps.db, deps.metrics);
   registerAudit(app, deps.audit, deps.metrics);
   await registerProxy(app, deps.dispatcher);
   return app;

@@ -77,6 +77,10 @@ const catalogue = {
     status: 403,
     message: 'This operation is destructive: it needs an unused, unexpired approval for this exact method and path, given to you by another person.',
   },
+  CUSTODIAN_BULK_LIMIT: {
+    status: 429,
+    message: 'This caller has reached the number of distinct customers the purpose allows in its time window.',
+  },
   CUSTODIAN_ADMIN_FORBIDDEN: { status: 403, message: 'This admin action needs an officer, approver or admin role.' },
   // Audit
   CUSTODIAN_AUDIT_UNAVAILABLE: {

@@ -54,6 +54,7 @@ export interface RawPurpose {
   requiredAttestations?: string[];
   approvedBy: string;
   reviewUntil: string;
+  bulkLimit?: { windowSeconds?: number; alertAt?: number; refuseAt: number };
 }
 
 /** A YYYY-MM-DD date as the epoch second at the end of that UTC day (the day is included). */
@@ -167,6 +168,9 @@ export function buildPurposes(raw: RawPurpose[] | undefined, ctx: BuildContext):
       requiredAttestations: [...(p.requiredAttestations ?? [])],
       approvedBy: p.approvedBy,
       reviewUntil: p.reviewUntil,
+      bulkLimit: p.bulkLimit
+        ? { windowSeconds: p.bulkLimit.windowSeconds ?? 3600, alertAt: p.bulkLimit.alertAt, refuseAt: p.bulkLimit.refuseAt }
+        : undefined,
     };
   });
 }

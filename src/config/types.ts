@@ -187,6 +187,7 @@ export interface PurposeConfig {
   readonly approvedBy: string;
   /** Last day (UTC, inclusive) the officer's review covers, YYYY-MM-DD. */
   readonly reviewUntil: string;
+  readonly bulkLimit: { readonly windowSeconds: number; readonly alertAt: number | undefined; readonly refuseAt: number } | undefined;
 }
 
 export interface Config {

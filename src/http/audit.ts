@@ -60,7 +60,15 @@ export function registerAudit(app: FastifyInstance, audit: AuditService, metrics
       record('decision', request, {
         decision: match.route.config.observe ? 'observe' : 'allow',
         reason: 'OK',
-        detail: request.custodian.approval ? { approval: request.custodian.approval.id, approver: request.custodian.approval.approver } : undefined,
+        detail:
+          request.custodian.approval || request.custodian.bulkAlert
+            ? {
+                approval: request.custodian.approval?.id,
+                approver: request.custodian.approval?.approver,
+                // Flagged: this request took the caller over the purpose's bulk alert threshold.
+                bulkAlert: request.custodian.bulkAlert,
+              }
+            : undefined,
       }),
     );
     durable.then(() => metrics?.auditDurability.observe((performance.now() - appendedAt) / 1000), () => undefined);
@@ -113,7 +121,10 @@ export function registerAudit(app: FastifyInstance, audit: AuditService, metrics
         bytes: Number.isFinite(length) ? length : state.streamedBytes,
         latencyMs: Math.round(reply.elapsedTime * 100) / 100,
         fields: state.fieldReport?.toJSON(),
-        detail: state.restrictedDropped ? { restrictedItemsDropped: state.restrictedDropped } : undefined,
+        detail:
+          state.restrictedDropped || state.bulkAlert
+            ? { restrictedItemsDropped: state.restrictedDropped || undefined, bulkAlert: state.bulkAlert }
+            : undefined,
       }),
     );
   });

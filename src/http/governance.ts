@@ -4,7 +4,15 @@ import type { RestrictionCache } from '../governance/restrictions.js';
 import { consumeApproval, recordDestruction } from '../governance/approvals.js';
 import { maskPath } from '../mask/request-side.js';
 import type { Db } from '../store/db.js';
+import { touchCustomers, windowCount } from '../governance/bulk-guard.js';
+import type { Principal } from '../auth/principal.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { sendError } from './errors.js';
+
+/** One caller, across replicas: kind, organisation and subject. */
+function callerKey(p: Principal): string {
+  return `${p.kind}:${p.organisation ?? ''}:${p.subject}`;
+}
 import { rawHeaderValues } from './raw-headers.js';
 
 /**
@@ -12,7 +20,7 @@ import { rawHeaderValues } from './raw-headers.js';
  * A customer with an objection or restriction for the declared purpose is refused. Customers
  * named only in the response (lists) are handled by the transform stage, which drops them.
  */
-export function registerGovernance(app: FastifyInstance, restrictions: RestrictionCache, db: Db) {
+export function registerGovernance(app: FastifyInstance, restrictions: RestrictionCache, db: Db, metrics?: Metrics) {
   app.addHook('onRequest', async (request, reply) => {
     const { match, purpose, policy, target } = request.custodian;
     if (!match || !purpose || !policy || !target) return undefined;
@@ -26,6 +34,27 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
       }
     }
     request.custodian.isRestricted = (id: string) => restrictions.restricts(id, purpose.config.id);
+
+    const limit = purpose.config.bulkLimit;
+    const principal0 = request.custodian.principal;
+    if (limit && principal0) {
+      // Bulk-access guard: distinct customers this caller touched for this purpose in the window.
+      const caller = callerKey(principal0);
+      const ids = subjects.all();
+      const { count, alreadySeen } = await windowCount(db, caller, purpose.config.id, limit.windowSeconds, ids);
+      const fresh = ids.filter((id) => !alreadySeen.has(id));
+      const namesOnlyInResponse = match.route.config.subjects.some((s) => 'jsonPath' in s);
+      if (count + fresh.length > limit.refuseAt || (count >= limit.refuseAt && namesOnlyInResponse)) {
+        return sendError(reply, 'CUSTODIAN_BULK_LIMIT');
+      }
+      await touchCustomers(db, caller, purpose.config.id, ids);
+      const after = count + fresh.length;
+      if (limit.alertAt !== undefined && count < limit.alertAt && after >= limit.alertAt) {
+        request.custodian.bulkAlert = after;
+        metrics?.bulkAlerts.inc({ purpose: purpose.config.id });
+      }
+      if (namesOnlyInResponse) request.custodian.bulkSubjects = new SubjectSet(1_000_000);
+    }
 
     if (match.route.config.destructive) {
       // Four-eyes: an approval for exactly this method and path, given to this caller by someone else.
@@ -43,6 +72,21 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
       request.custodian.approval = { id: ids[0] as string, approver: result.approver };
     }
     return undefined;
+  });
+
+  // Customers named only in the response (lists, exports) count too, every one of them.
+  app.addHook('onResponse', async (request) => {
+    const { bulkSubjects, principal, purpose } = request.custodian;
+    const limit = purpose?.config.bulkLimit;
+    if (!bulkSubjects || !principal || !purpose || !limit || bulkSubjects.size === 0) return;
+    const caller = callerKey(principal);
+    const before = await windowCount(db, caller, purpose.config.id, limit.windowSeconds, []);
+    await touchCustomers(db, caller, purpose.config.id, bulkSubjects.all());
+    const after = await windowCount(db, caller, purpose.config.id, limit.windowSeconds, []);
+    if (limit.alertAt !== undefined && before.count < limit.alertAt && after.count >= limit.alertAt) {
+      request.custodian.bulkAlert = after.count;
+      metrics?.bulkAlerts.inc({ purpose: purpose.config.id });
+    }
   });
 
   // Each executed (or failed) destruction is a ledger entry: requester, approver, object, outcome.

@@ -41,6 +41,10 @@ export interface RequestState {
   restrictedDropped: number;
   /** The four-eyes approval this (destructive) request consumed. */
   approval: { id: string; approver: string } | undefined;
+  /** Every customer id of the response, uncapped, when the purpose has a bulk limit. */
+  bulkSubjects: SubjectSet | undefined;
+  /** Set when this request crossed the purpose's bulk alert threshold (distinct customers). */
+  bulkAlert: number | undefined;
 }
 
 declare module 'fastify' {
@@ -68,5 +72,7 @@ export function emptyState(): RequestState {
     isRestricted: undefined,
     restrictedDropped: 0,
     approval: undefined,
+    bulkSubjects: undefined,
+    bulkAlert: undefined,
   };
 }

@@ -68,6 +68,8 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
     // Lists lose the items of restricted customers before anything else looks at them.
     if (isRestricted) for (const steps of subjectPaths) request.custodian.restrictedDropped += dropRestrictedItems(value, steps, isRestricted);
     if (subjects) for (const steps of subjectPaths) collectAt(value, steps, subjects);
+    const bulk = request.custodian.bulkSubjects;
+    if (bulk) for (const steps of subjectPaths) collectAt(value, steps, bulk);
   };
   const noteElementSubjects = (element: unknown): boolean => {
     // `$[*].id` paths of an array body, applied to one streamed element.
@@ -82,6 +84,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
         }
       }
       if (subjects) collectAt(element, steps, subjects, 1);
+      if (request.custodian.bulkSubjects) collectAt(element, steps, request.custodian.bulkSubjects, 1);
     }
     return true;
   };

@@ -53,6 +53,12 @@ export class Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers: [this.registry],
   });
+  readonly bulkAlerts = new Counter({
+    name: 'custodian_bulk_alerts_total',
+    help: 'Callers crossing a purpose\'s bulk-access alert threshold (distinct customers in the window).',
+    labelNames: ['purpose'] as const,
+    registers: [this.registry],
+  });
   readonly reloads = new Counter({
     name: 'custodian_policy_reloads_total',
     help: 'Policy reload attempts by result.',

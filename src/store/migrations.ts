@@ -109,6 +109,20 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'bulk-access guard (shared across replicas)',
+    sql: `
+      CREATE TABLE bulk_access (
+        caller text NOT NULL,
+        purpose text NOT NULL,
+        customer_id text NOT NULL,
+        seen_at timestamptz NOT NULL,
+        PRIMARY KEY (caller, purpose, customer_id)
+      );
+      CREATE INDEX bulk_access_window ON bulk_access (caller, purpose, seen_at);
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number> {
