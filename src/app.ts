@@ -9,6 +9,7 @@ import { registerMetrics } from './http/metrics.js';
 import type { Metrics } from './metrics/metrics.js';
 import { registerGovernance } from './http/governance.js';
 import type { RestrictionCache } from './governance/restrictions.js';
+import type { ConsentCache } from './governance/consents.js';
 import type { Db } from './store/db.js';
 import type { AuditService } from './audit/service.js';
 import { registerPathGuard } from './http/path-guard.js';
@@ -30,6 +31,7 @@ export interface AppDeps {
   readonly audit: AuditService;
   readonly metrics?: Metrics;
   readonly restrictions?: RestrictionCache;
+  readonly consents?: ConsentCache;
   /** The store, for governance checks that need it (four-eyes approvals). */
   readonly db?: Db;
 }
@@ -71,7 +73,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerAuthenticate(app, deps.policy);
   registerRouteMatch(app, deps.policy);
   registerAuthorize(app);
-  if (deps.restrictions && deps.db) registerGovernance(app, deps.restrictions, deps.db, deps.metrics);
+  if (deps.restrictions && deps.db && deps.consents) registerGovernance(app, deps.restrictions, deps.db, deps.consents, deps.metrics);
   registerAudit(app, deps.audit, deps.metrics);
   await registerProxy(app, deps.dispatcher);
   return app;

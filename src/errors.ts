@@ -81,6 +81,14 @@ const catalogue = {
     status: 429,
     message: 'This caller has reached the number of distinct customers the purpose allows in its time window.',
   },
+  CUSTODIAN_PARTNER_CONTRACT: {
+    status: 403,
+    message: 'This partner has no valid contract in the partner registry for the declared purpose.',
+  },
+  CUSTODIAN_CONSENT_REQUIRED: {
+    status: 403,
+    message: 'The customer has not given a live consent covering this recipient and purpose.',
+  },
   CUSTODIAN_ADMIN_FORBIDDEN: { status: 403, message: 'This admin action needs an officer, approver or admin role.' },
   // Audit
   CUSTODIAN_AUDIT_UNAVAILABLE: {

@@ -19,6 +19,7 @@ import { ConfigError, formatIssue } from './config/issues.js';
 import { loadConfig } from './config/load.js';
 import { Metrics } from './metrics/metrics.js';
 import { RestrictionCache } from './governance/restrictions.js';
+import { ConsentCache } from './governance/consents.js';
 import { lintPolicy } from './policy/lint.js';
 import { loadTrustAnchors, type PolicySignature, type TrustAnchor, verifyPolicySignature } from './config/signature.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,8 @@ export interface RunningGateway {
   readonly audit: AuditService;
   readonly db: Db;
   readonly metrics: Metrics;
+  /** Registries the request path reads from memory (refreshed from the store). */
+  readonly governance: { readonly consents: ConsentCache; readonly restrictions: RestrictionCache };
   /**
    * Re-read, validate and compile the configuration file; on success the new policy serves every
    * request that starts afterwards (in-flight ones finish under theirs); on failure the running
@@ -213,8 +216,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   await restrictions.refresh();
   restrictions.start(config.admin.restrictionRefreshMs);
   metrics.watchRestrictions(restrictions);
+  const consents = new ConsentCache(db);
+  await consents.refresh();
+  consents.start(config.admin.consentRefreshMs);
 
-  const app = await buildApp(config, { policy, certificate, dispatcher, logger, audit, metrics, restrictions, db });
+  const app = await buildApp(config, { policy, certificate, dispatcher, logger, audit, metrics, restrictions, db, consents });
   const admin = buildAdmin({
     policy,
     logger,
@@ -226,7 +232,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     db,
     metrics,
     reloadState: () => lastReload,
-    api: { policy, db, audit, restrictions },
+    api: { policy, db, audit, restrictions, consents },
   });
   let plaintext: Server | undefined;
 
@@ -259,6 +265,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     audit,
     db,
     metrics,
+    governance: { consents, restrictions },
     reload,
     async close() {
       plaintext?.closeAllConnections();
@@ -269,6 +276,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       ]);
       await dispatcher.close();
       restrictions.stop();
+      consents.stop();
       await audit.close();
       if (ownsDb) await db.close();
     },

@@ -129,3 +129,37 @@ export function dropRestrictedItems(value: unknown, steps: readonly Step[], isRe
   container.push(...kept);
   return before - kept.length;
 }
+
+/**
+ * Partner scope on a list, in place: items of customers without a live consent are removed, the
+ * others keep only their scoped fields. `$.items[*].id` → the items of `items`. Returns how many
+ * items were removed.
+ */
+export function scopeItems(
+  value: unknown,
+  steps: readonly Step[],
+  scopeFor: (id: string) => ReadonlySet<string> | undefined,
+  strip: (item: unknown, scope: ReadonlySet<string>) => unknown,
+): number {
+  const eachAt = steps.findIndex((s) => 'each' in s);
+  if (eachAt === -1) return 0;
+  const container = valueAt(value, steps.slice(0, eachAt));
+  if (!Array.isArray(container)) return 0;
+  const rest = steps.slice(eachAt + 1);
+  const before = container.length;
+  const kept = container.filter((item) => {
+    const id = valueAt(item, rest);
+    const scope = id === undefined || id === null ? undefined : scopeFor(String(id));
+    if (!scope) return false;
+    strip(item, scope);
+    return true;
+  });
+  container.length = 0;
+  container.push(...kept);
+  return before - kept.length;
+}
+
+/** The value at a path without `[*]`, exported for element-level checks. */
+export function idAt(value: unknown, steps: readonly Step[]): unknown {
+  return valueAt(value, steps);
+}

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileRoutes } from '../policy/routes.js';
-import { type BuildContext, buildAuth, buildPurposes, type RawAuth, type RawPurpose } from './build-auth.js';
+import { type BuildContext, buildAuth, buildPurposes, endOfDayEpoch, type RawAuth, type RawPurpose } from './build-auth.js';
 import { isLoopbackHost } from './loopback.js';
 import { buildAudit, buildStore, type RawAudit, type RawStore } from './build-audit.js';
 import {
@@ -17,7 +17,7 @@ import {
 import { ConfigError, type ConfigIssue, type PathIssue } from './issues.js';
 import { validateAgainstSchema } from './schema.js';
 import { resolveSecret, type SecretRef } from './secrets.js';
-import type { Address, Config, HttpMethod, RouteConfig, UpstreamConfig } from './types.js';
+import type { Address, Config, HttpMethod, PartnerConfig, RouteConfig, UpstreamConfig } from './types.js';
 import { parseYaml } from './yaml-document.js';
 
 /** The YAML document after schema validation (shape guaranteed by the schema). */
@@ -60,7 +60,18 @@ interface RawConfig {
   audit?: RawAudit;
   store?: RawStore;
   policy?: { requireSignature?: boolean; trustAnchors?: string };
-  admin?: { officerRoles?: string[]; approverRoles?: string[]; restrictionRefreshMs?: number };
+  admin?: { officerRoles?: string[]; approverRoles?: string[]; restrictionRefreshMs?: number; consentRefreshMs?: number };
+  partners?: {
+    id: string;
+    name?: string;
+    contract: string;
+    nda: string;
+    securityReview: { ref: string; date: string };
+    purposes: string[];
+    fields: string[];
+    validFrom: string;
+    validUntil: string;
+  }[];
   auth?: RawAuth;
   purposes?: RawPurpose[];
   classification?: RawClassification;
@@ -128,6 +139,24 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
   const purposes = buildPurposes(raw.purposes, ctx);
   const purposeIds = new Set(purposes.map((p) => p.id));
   const masking = buildMasking(raw.masking, ctx);
+  const partners = new Map<string, PartnerConfig>();
+  (raw.partners ?? []).forEach((p, index) => {
+    if (partners.has(p.id)) issues.push({ path: ['partners', index, 'id'], message: `duplicate partner "${p.id}"` });
+    p.purposes.forEach((purpose, i) => {
+      if (!purposeIds.has(purpose)) issues.push({ path: ['partners', index, 'purposes', i], message: `unknown purpose "${purpose}"` });
+    });
+    partners.set(p.id, {
+      id: p.id,
+      name: p.name,
+      contract: p.contract,
+      nda: p.nda,
+      securityReview: { ...p.securityReview },
+      purposes: [...p.purposes],
+      fields: [...p.fields],
+      validFrom: Date.parse(`${p.validFrom}T00:00:00Z`) / 1000,
+      validUntil: endOfDayEpoch(p.validUntil),
+    });
+  });
   const classification = buildClassification(raw.classification);
   for (const [kind, map] of [['fields', classification.fields], ['paths', classification.paths]] as const) {
     for (const [name, entry] of map) checkPseudonymKey(entry.operator, masking, ctx, ['classification', kind, name]);
@@ -254,7 +283,9 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
       officerRoles: [...(raw.admin?.officerRoles ?? ['information_officer'])],
       approverRoles: [...(raw.admin?.approverRoles ?? ['approver'])],
       restrictionRefreshMs: raw.admin?.restrictionRefreshMs ?? 2000,
+      consentRefreshMs: raw.admin?.consentRefreshMs ?? 2000,
     },
+    partners,
     policy: {
       requireSignature: raw.policy?.requireSignature ?? false,
       trustAnchorsFile: raw.policy?.trustAnchors ? resolve(baseDir, raw.policy.trustAnchors) : undefined,

@@ -159,6 +159,19 @@ export interface IssuerConfig {
   };
 }
 
+export interface PartnerConfig {
+  readonly id: string;
+  readonly name: string | undefined;
+  readonly contract: string;
+  readonly nda: string;
+  readonly securityReview: { readonly ref: string; readonly date: string };
+  readonly purposes: readonly string[];
+  readonly fields: readonly string[];
+  /** Epoch seconds: start of validFrom's day, end of validUntil's day (UTC). */
+  readonly validFrom: number;
+  readonly validUntil: number;
+}
+
 export interface ClientCertificateMapping {
   readonly match: { readonly cn?: string; readonly uri?: string };
   readonly principal: PrincipalTemplate;
@@ -214,5 +227,11 @@ export interface Config {
   readonly audit: AuditConfig;
   readonly store: StoreConfig;
   readonly policy: { readonly requireSignature: boolean; readonly trustAnchorsFile: string | undefined };
-  readonly admin: { readonly officerRoles: readonly string[]; readonly approverRoles: readonly string[]; readonly restrictionRefreshMs: number };
+  readonly admin: {
+    readonly officerRoles: readonly string[];
+    readonly approverRoles: readonly string[];
+    readonly restrictionRefreshMs: number;
+    readonly consentRefreshMs: number;
+  };
+  readonly partners: ReadonlyMap<string, PartnerConfig>;
 }

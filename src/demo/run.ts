@@ -9,6 +9,7 @@ import { type RunningGateway, startGateway } from '../server.js';
 import { createDemoIdentityProvider, demoCast } from './identity-provider.js';
 import { buildLoanApi } from './loan-api.js';
 import { ensureDemoPki } from './pki.js';
+import { listConsents, recordConsent } from '../governance/consents.js';
 
 export interface DemoOptions {
   readonly varDir: string;
@@ -64,6 +65,22 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     await Promise.allSettled([loanApi.close(), idp.server.close()]);
     throw err;
   }
+
+  // Demo only: customer 42 has consented to bureau-a receiving part of their record for credit
+  // reporting (customer 43 has not), so the partner examples show both outcomes.
+  const existing = await listConsents(gateway.db, '42');
+  if (!existing.some((c) => c.recipient === 'bureau-a' && c.withdrawnAt === null && Date.parse(c.expiresAt) > Date.now())) {
+    await recordConsent(gateway.db, {
+      customerId: '42',
+      recipient: 'bureau-a',
+      purpose: 'credit_reporting',
+      fields: ['id', 'name', 'idNumber', 'creditScore', 'riskLevel'],
+      expiresAt: new Date(Date.now() + 365 * 86400_000).toISOString(),
+      evidence: 'demo: signed consent form CF-42',
+      recordedBy: 'demo',
+    });
+  }
+  await gateway.governance.consents.refresh();
 
   const cast = demoCast(Math.floor(Date.now() / 1000), pki.partnerCert);
   const tokens: Record<string, string> = {};
@@ -143,7 +160,8 @@ function demoInstructions(f: InstructionFacts): string {
     [curl('credit_officer', 'credit_assessment', '/api/customers/42'), 'expect 200'],
     [curl('cs_agent', 'customer_service', '/api/customers?page=1&pageSize=5'), 'expect 200'],
     [curl('collector', 'collection', '/api/customers/42/loans'), 'expect 200'],
-    [curl('partner', 'credit_reporting', '/api/customers/42', partnerTls), 'expect 200 (partner: certificate + bound token)'],
+    [curl('partner', 'credit_reporting', '/api/customers/42', partnerTls), 'expect 200 (partner: certificate + bound token; consented fields only)'],
+    [curl('partner', 'credit_reporting', '/api/customers/43', partnerTls), 'expect 403 CUSTODIAN_CONSENT_REQUIRED'],
     [curl(undefined, undefined, '/api/customers/42'), 'expect 401 CUSTODIAN_AUTH_MISSING'],
     [curl('credit_officer', undefined, '/api/customers/42'), 'expect 403 CUSTODIAN_PURPOSE_MISSING'],
     [curl('cs_agent', 'credit_assessment', '/api/customers/42'), 'expect 403 CUSTODIAN_PURPOSE_NOT_ALLOWED'],

@@ -4,6 +4,7 @@ import type { Principal } from '../auth/principal.js';
 import type { AuditService } from '../audit/service.js';
 import { errorBody, statusOf } from '../errors.js';
 import { createApproval } from '../governance/approvals.js';
+import { type ConsentCache, listConsents, recordConsent, withdrawConsent } from '../governance/consents.js';
 import { answerObjection, createRestriction, liftRestriction, listRestrictions, type RestrictionCache } from '../governance/restrictions.js';
 import type { PolicyHolder } from '../policy/compile.js';
 import { subjectHistory } from '../store/audit-store.js';
@@ -15,6 +16,7 @@ export interface AdminApiDeps {
   readonly db: Db;
   readonly audit: AuditService;
   readonly restrictions: RestrictionCache;
+  readonly consents: ConsentCache;
 }
 
 function refuse(reply: FastifyReply, code: 'CUSTODIAN_AUTH_MISSING' | 'CUSTODIAN_AUTH_INVALID' | 'CUSTODIAN_AUTH_EXPIRED' | 'CUSTODIAN_ADMIN_FORBIDDEN', hint?: string) {
@@ -134,6 +136,52 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
     });
     await record(who, 'approve destructive operation', { approval: approval.id, method: approval.method, requester: approval.requester, expiresAt: approval.expiresAt });
     return reply.code(201).send(approval);
+  });
+
+  app.post<{ Body: Record<string, unknown> }>('/admin/consents', async (request, reply) => {
+    const who = await officer(request, reply);
+    if (!who) return reply;
+    const b = request.body ?? {};
+    const fields = Array.isArray(b.fields) ? b.fields.filter((f): f is string => typeof f === 'string') : [];
+    const partner = typeof b.recipient === 'string' ? deps.policy.current.config.partners.get(b.recipient) : undefined;
+    const expires = typeof b.expiresAt === 'string' ? new Date(b.expiresAt) : new Date(Number.NaN);
+    if (typeof b.customerId !== 'string' || !partner || typeof b.purpose !== 'string' || !partner.purposes.includes(b.purpose) || fields.length === 0 || Number.isNaN(expires.getTime()) || typeof b.evidence !== 'string' || b.evidence === '') {
+      return reply.code(400).send({ error: 'needs customerId, recipient (a registered partner), purpose (in its contract), fields, expiresAt and evidence' });
+    }
+    const consent = await recordConsent(deps.db, {
+      customerId: b.customerId,
+      recipient: partner.id,
+      purpose: b.purpose,
+      fields,
+      expiresAt: expires.toISOString(),
+      evidence: b.evidence,
+      recordedBy: who.subject,
+    });
+    await deps.consents.refresh();
+    await record(who, 'record consent', { consent: consent.id, recipient: consent.recipient, purpose: consent.purpose, fields, expiresAt: consent.expiresAt }, consent.customerId);
+    return reply.code(201).send(consent);
+  });
+
+  app.post<{ Params: { id: string } }>('/admin/consents/:id/withdraw', async (request, reply) => {
+    const who = await officer(request, reply);
+    if (!who) return reply;
+    const withdrawn = await withdrawConsent(deps.db, request.params.id);
+    if (!withdrawn) return reply.code(404).send({ error: 'no such live consent' });
+    await deps.consents.refresh();
+    await record(who, 'withdraw consent', { consent: withdrawn.id, recipient: withdrawn.recipient }, withdrawn.customerId);
+    return withdrawn;
+  });
+
+  app.get<{ Querystring: { customerId?: string } }>('/admin/consents', async (request, reply) => {
+    const who = await officer(request, reply);
+    if (!who) return reply;
+    return { consents: await listConsents(deps.db, request.query.customerId) };
+  });
+
+  app.get('/admin/partners', async (request, reply) => {
+    const who = await officer(request, reply);
+    if (!who) return reply;
+    return { partners: [...deps.policy.current.config.partners.values()].map((p) => ({ ...p, validFrom: new Date(p.validFrom * 1000).toISOString(), validUntil: new Date(p.validUntil * 1000).toISOString() })) };
   });
 
   app.get<{ Querystring: { customerId?: string } }>('/admin/restrictions', async (request, reply) => {

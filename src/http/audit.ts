@@ -122,8 +122,12 @@ export function registerAudit(app: FastifyInstance, audit: AuditService, metrics
         latencyMs: Math.round(reply.elapsedTime * 100) / 100,
         fields: state.fieldReport?.toJSON(),
         detail:
-          state.restrictedDropped || state.bulkAlert
-            ? { restrictedItemsDropped: state.restrictedDropped || undefined, bulkAlert: state.bulkAlert }
+          state.restrictedDropped || state.bulkAlert || state.consentDropped
+            ? {
+                restrictedItemsDropped: state.restrictedDropped || undefined,
+                unconsentedItemsDropped: state.consentDropped || undefined,
+                bulkAlert: state.bulkAlert,
+              }
             : undefined,
       }),
     );

@@ -5,6 +5,8 @@ import { consumeApproval, recordDestruction } from '../governance/approvals.js';
 import { maskPath } from '../mask/request-side.js';
 import type { Db } from '../store/db.js';
 import { touchCustomers, windowCount } from '../governance/bulk-guard.js';
+import type { ConsentCache } from '../governance/consents.js';
+import { checkPartner } from '../governance/partner-scope.js';
 import type { Principal } from '../auth/principal.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { sendError } from './errors.js';
@@ -20,7 +22,7 @@ import { rawHeaderValues } from './raw-headers.js';
  * A customer with an objection or restriction for the declared purpose is refused. Customers
  * named only in the response (lists) are handled by the transform stage, which drops them.
  */
-export function registerGovernance(app: FastifyInstance, restrictions: RestrictionCache, db: Db, metrics?: Metrics) {
+export function registerGovernance(app: FastifyInstance, restrictions: RestrictionCache, db: Db, consents: ConsentCache, metrics?: Metrics) {
   app.addHook('onRequest', async (request, reply) => {
     const { match, purpose, policy, target } = request.custodian;
     if (!match || !purpose || !policy || !target) return undefined;
@@ -34,6 +36,21 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
       }
     }
     request.custodian.isRestricted = (id: string) => restrictions.restricts(id, purpose.config.id);
+
+    const caller = request.custodian.principal;
+    if (caller?.kind === 'partner') {
+      // Sharing with a third party: a contract in the registry, and each customer's live consent.
+      const check = checkPartner(caller, purpose.config.id, policy.config.partners, consents, policy.now() / 1000);
+      if (!check.ok) return sendError(reply, check.code, check.hint);
+      if (match.route.config.subjects.length === 0) {
+        // Without knowing whose data this is, consent cannot be checked: fail closed.
+        return sendError(reply, 'CUSTODIAN_CONSENT_REQUIRED', 'This route does not identify the customer, so it is not open to partners.');
+      }
+      const ids = subjects.all();
+      for (const id of ids) if (!check.scopeFor(id)) return sendError(reply, 'CUSTODIAN_CONSENT_REQUIRED');
+      request.custodian.partnerScope = check.scopeFor;
+      if (ids.length === 1) request.custodian.partnerRecordScope = check.scopeFor(ids[0] as string);
+    }
 
     const limit = purpose.config.bulkLimit;
     const principal0 = request.custodian.principal;

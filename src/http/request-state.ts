@@ -45,6 +45,12 @@ export interface RequestState {
   bulkSubjects: SubjectSet | undefined;
   /** Set when this request crossed the purpose's bulk alert threshold (distinct customers). */
   bulkAlert: number | undefined;
+  /** Partner callers: the fields each customer's consent and the contract allow (undefined: none). */
+  partnerScope: ((customerId: string) => ReadonlySet<string> | undefined) | undefined;
+  /** Partner callers on a single-customer route: that customer's scope. */
+  partnerRecordScope: ReadonlySet<string> | undefined;
+  /** List items removed for want of consent. */
+  consentDropped: number;
 }
 
 declare module 'fastify' {
@@ -74,5 +80,8 @@ export function emptyState(): RequestState {
     approval: undefined,
     bulkSubjects: undefined,
     bulkAlert: undefined,
+    partnerScope: undefined,
+    partnerRecordScope: undefined,
+    consentDropped: 0,
   };
 }

@@ -5,7 +5,8 @@ import { decodedBody, firstSignificantByte, isJsonContentType, readPrefix } from
 import { FieldReport } from '../mask/report.js';
 import { ArrayMaskingStream } from '../mask/stream-array.js';
 import { TransformError, transformValue } from '../mask/walk.js';
-import { collectAt, dropRestrictedItems, responsePaths, SubjectSet } from '../audit/subjects.js';
+import { collectAt, dropRestrictedItems, idAt, responsePaths, scopeItems, SubjectSet } from '../audit/subjects.js';
+import { stripToScope } from '../governance/partner-scope.js';
 import { sendError } from './errors.js';
 
 /** The part of an undici response reply-from hands to onResponse. */
@@ -64,9 +65,22 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
   const subjects = request.custodian.subjects;
   /** Customer ids named in the response body, for the access record. */
   const isRestricted = request.custodian.isRestricted;
+  const partnerScope = request.custodian.partnerScope;
   const noteSubjects = (value: unknown) => {
     // Lists lose the items of restricted customers before anything else looks at them.
     if (isRestricted) for (const steps of subjectPaths) request.custodian.restrictedDropped += dropRestrictedItems(value, steps, isRestricted);
+    if (partnerScope) {
+      // A partner gets only consented customers, each with only consented, contracted fields.
+      let listed = false;
+      for (const steps of subjectPaths) {
+        if (steps.some((s) => 'each' in s)) {
+          listed = true;
+          request.custodian.consentDropped += scopeItems(value, steps, partnerScope, stripToScope);
+        }
+      }
+      const recordScope = request.custodian.partnerRecordScope;
+      if (!listed && recordScope) stripToScope(value, recordScope);
+    }
     if (subjects) for (const steps of subjectPaths) collectAt(value, steps, subjects);
     const bulk = request.custodian.bulkSubjects;
     if (bulk) for (const steps of subjectPaths) collectAt(value, steps, bulk);
@@ -75,6 +89,15 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
     // `$[*].id` paths of an array body, applied to one streamed element.
     for (const steps of subjectPaths) {
       if (!steps[0] || !('each' in steps[0])) continue;
+      if (partnerScope) {
+        const id = idAt(element, steps.slice(1));
+        const scope = id === undefined || id === null ? undefined : partnerScope(String(id));
+        if (!scope) {
+          request.custodian.consentDropped++;
+          return false;
+        }
+        stripToScope(element, scope);
+      }
       if (isRestricted) {
         const probe = new SubjectSet(1);
         collectAt(element, steps, probe, 1);

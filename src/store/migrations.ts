@@ -123,6 +123,25 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       CREATE INDEX bulk_access_window ON bulk_access (caller, purpose, seen_at);
     `,
   },
+  {
+    version: 6,
+    name: 'consents of customers to partners',
+    sql: `
+      CREATE TABLE consents (
+        id text PRIMARY KEY,
+        customer_id text NOT NULL,
+        recipient text NOT NULL,
+        purpose text NOT NULL,
+        fields text[] NOT NULL,
+        granted_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        withdrawn_at timestamptz,
+        evidence text NOT NULL,
+        recorded_by text NOT NULL
+      );
+      CREATE INDEX consents_live ON consents (customer_id, recipient, purpose) WHERE withdrawn_at IS NULL;
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number> {
