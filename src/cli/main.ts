@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAuditSubject, runAuditVerify } from './audit.js';
+import { runAdmin } from './admin.js';
 import { runCheck } from './check.js';
 import { runExplain } from './explain.js';
 import { runPolicyTests } from './policy-test.js';
@@ -24,6 +25,12 @@ commands:
                     which route matches, the decision and why, and the field-by-field view of a body
   policy sign -c FILE --key KEY.pem --signer OFFICER
                     sign a policy file (writes FILE.sig) as an information-protection officer
+  admin ACTION …    the admin API for scripts (--admin-url, token from --token or CUSTODIAN_ADMIN_TOKEN):
+                    restrict --customer ID [--kind objection] [--purposes a,b] --ticket T
+                    answer --id ID --reply TEXT | lift --id ID
+                    consent --customer ID --recipient P --purpose P --fields a,b --expires DATE --evidence REF
+                    withdraw --id ID | approve --method M --path P --requester SUB [--body-file F] [--ttl S]
+                    list restrictions|consents|partners [--customer ID] | history CUSTOMER_ID
   test FILE         run policy test cases (request + claims + purpose + body → decision and view)
   (audit and explain default to -c config/demo.yaml; audit to --var-dir var)
 `;
@@ -49,6 +56,24 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       'prom-file': { type: 'string' },
       key: { type: 'string' },
       signer: { type: 'string' },
+      'admin-url': { type: 'string' },
+      customer: { type: 'string' },
+      kind: { type: 'string' },
+      purposes: { type: 'string' },
+      ticket: { type: 'string' },
+      'due-days': { type: 'string' },
+      id: { type: 'string' },
+      reply: { type: 'string' },
+      recipient: { type: 'string' },
+      fields: { type: 'string' },
+      expires: { type: 'string' },
+      evidence: { type: 'string' },
+      method: { type: 'string' },
+      path: { type: 'string' },
+      requester: { type: 'string' },
+      ttl: { type: 'string' },
+      reason: { type: 'string' },
+      'body-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -86,6 +111,10 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       const config = loadOrReport(values.config ?? 'config/demo.yaml');
       if (!config) return 1;
       return runExplain(config, { method, path, purpose: values.purpose, token: values.token, claims: values.claims, body: values.body, json: values.json });
+    }
+    case 'admin': {
+      const [action, target] = positionals;
+      return runAdmin({ action, target, adminUrl: values['admin-url'] ?? 'http://127.0.0.1:9464', token: values.token, options: values });
     }
     case 'policy': {
       const [sub] = positionals;

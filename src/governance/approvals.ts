@@ -11,6 +11,7 @@ export interface Approval {
   readonly id: string;
   readonly method: string;
   readonly path: string;
+  readonly bodySha256: string | null;
   readonly requester: string;
   readonly approver: string;
   readonly expiresAt: string;
@@ -18,20 +19,16 @@ export interface Approval {
 
 export async function createApproval(
   db: Db,
-  input: { method: string; path: string; requester: string; approver: string; ttlSeconds: number; reason?: string },
+  input: { method: string; path: string; bodySha256?: string; requester: string; approver: string; ttlSeconds: number; reason?: string },
 ): Promise<Approval> {
   const id = randomUUID();
   const expiresAt = new Date(Date.now() + input.ttlSeconds * 1000).toISOString();
-  await db.query('INSERT INTO approvals (id, method, path, requester, approver, reason, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-    id,
-    input.method.toUpperCase(),
-    input.path,
-    input.requester,
-    input.approver,
-    input.reason ?? null,
-    expiresAt,
-  ]);
-  return { id, method: input.method.toUpperCase(), path: input.path, requester: input.requester, approver: input.approver, expiresAt };
+  const bodySha256 = input.bodySha256?.toLowerCase() ?? null;
+  await db.query(
+    'INSERT INTO approvals (id, method, path, body_sha256, requester, approver, reason, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+    [id, input.method.toUpperCase(), input.path, bodySha256, input.requester, input.approver, input.reason ?? null, expiresAt],
+  );
+  return { id, method: input.method.toUpperCase(), path: input.path, bodySha256, requester: input.requester, approver: input.approver, expiresAt };
 }
 
 /**
@@ -41,17 +38,20 @@ export async function createApproval(
  */
 export async function consumeApproval(
   db: Db,
-  input: { id: string; method: string; path: string; requester: string; requestId: string },
+  input: { id: string; method: string; path: string; bodySha256: string | null; requester: string; requestId: string },
 ): Promise<{ ok: true; approver: string } | { ok: false; why: string }> {
+  // The body must be the approved one: an approval with a digest needs that exact body; one
+  // without a digest covers only a request without a body.
   const r = await db.query<{ approver: string }>(
     `UPDATE approvals SET used_at = now(), used_by_request = $5
      WHERE id = $1 AND used_at IS NULL AND expires_at > now() AND method = $2 AND path = $3 AND requester = $4
+       AND body_sha256 IS NOT DISTINCT FROM $6
      RETURNING approver`,
-    [input.id, input.method, input.path, input.requester, input.requestId],
+    [input.id, input.method, input.path, input.requester, input.requestId, input.bodySha256],
   );
   if (r.rows[0]) return { ok: true, approver: r.rows[0].approver };
-  const found = await db.query<{ used_at: unknown; expires_at: string; method: string; path: string; requester: string }>(
-    'SELECT used_at, expires_at, method, path, requester FROM approvals WHERE id = $1',
+  const found = await db.query<{ used_at: unknown; expires_at: string; method: string; path: string; requester: string; body_sha256: string | null }>(
+    'SELECT used_at, expires_at, method, path, requester, body_sha256 FROM approvals WHERE id = $1',
     [input.id],
   );
   const a = found.rows[0];
@@ -59,6 +59,7 @@ export async function consumeApproval(
   if (a.used_at) return { ok: false, why: 'the approval was already used' };
   if (new Date(a.expires_at).getTime() <= Date.now()) return { ok: false, why: 'the approval has expired' };
   if (a.requester !== input.requester) return { ok: false, why: 'the approval was given to someone else' };
+  if (a.method === input.method && a.path === input.path) return { ok: false, why: 'the request body is not the approved one' };
   return { ok: false, why: 'the approval is for another method or path' };
 }
 

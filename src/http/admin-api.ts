@@ -117,18 +117,22 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
     return lifted;
   });
 
-  app.post<{ Body: { method?: unknown; path?: unknown; requester?: unknown; ttlSeconds?: unknown; reason?: unknown } }>('/admin/approvals', async (request, reply) => {
+  app.post<{ Body: { method?: unknown; path?: unknown; bodySha256?: unknown; requester?: unknown; ttlSeconds?: unknown; reason?: unknown } }>('/admin/approvals', async (request, reply) => {
     const who = await approver(request, reply);
     if (!who) return reply;
     const b = request.body ?? {};
     if (typeof b.method !== 'string' || typeof b.path !== 'string' || !b.path.startsWith('/') || typeof b.requester !== 'string' || b.requester === '') {
       return reply.code(400).send({ error: 'needs method, path (exactly as it will be requested) and requester' });
     }
+    if (b.bodySha256 !== undefined && (typeof b.bodySha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(b.bodySha256))) {
+      return reply.code(400).send({ error: 'bodySha256 must be the hex SHA-256 of the exact request body' });
+    }
     if (b.requester === who.subject) return reply.code(400).send({ error: 'an approver cannot approve their own request (four-eyes)' });
     const ttl = typeof b.ttlSeconds === 'number' ? Math.min(Math.max(b.ttlSeconds, 1), 86400) : 900;
     const approval = await createApproval(deps.db, {
       method: b.method,
       path: b.path,
+      bodySha256: typeof b.bodySha256 === 'string' ? b.bodySha256 : undefined,
       requester: b.requester,
       approver: who.subject,
       ttlSeconds: ttl,

@@ -122,8 +122,10 @@ export function registerAudit(app: FastifyInstance, audit: AuditService, metrics
         latencyMs: Math.round(reply.elapsedTime * 100) / 100,
         fields: state.fieldReport?.toJSON(),
         detail:
-          state.restrictedDropped || state.bulkAlert || state.consentDropped
+          state.restrictedDropped || state.bulkAlert || state.consentDropped || state.approval
             ? {
+                approval: state.approval?.id,
+                approver: state.approval?.approver,
                 restrictedItemsDropped: state.restrictedDropped || undefined,
                 unconsentedItemsDropped: state.consentDropped || undefined,
                 bulkAlert: state.bulkAlert,

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { requestSubjects, SubjectSet } from '../audit/subjects.js';
 import type { RestrictionCache } from '../governance/restrictions.js';
@@ -73,21 +75,41 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
       if (namesOnlyInResponse) request.custodian.bulkSubjects = new SubjectSet(1_000_000);
     }
 
-    if (match.route.config.destructive) {
-      // Four-eyes: an approval for exactly this method and path, given to this caller by someone else.
-      const ids = rawHeaderValues(request.raw, 'x-approval');
-      const principal = request.custodian.principal;
-      if (ids.length !== 1 || !principal) return sendError(reply, 'CUSTODIAN_APPROVAL_REQUIRED', 'Send the approval id in one X-Approval header.');
-      const result = await consumeApproval(db, {
-        id: ids[0] as string,
-        method: request.method,
-        path: target.rawPath,
-        requester: principal.subject,
-        requestId: request.id,
-      });
-      if (!result.ok) return sendError(reply, 'CUSTODIAN_APPROVAL_REQUIRED', `${result.why[0]?.toUpperCase()}${result.why.slice(1)}.`);
-      request.custodian.approval = { id: ids[0] as string, approver: result.approver };
+    if (match.route.config.destructive && rawHeaderValues(request.raw, 'x-approval').length !== 1) {
+      return sendError(reply, 'CUSTODIAN_APPROVAL_REQUIRED', 'Send the approval id in one X-Approval header.');
     }
+    return undefined;
+  });
+
+  // Four-eyes, once the body is in: an approval for exactly this method, path and body, given to
+  // this caller by someone else, consumed by one atomic UPDATE before anything is forwarded.
+  app.addHook('preHandler', async (request, reply) => {
+    const { match, principal, target, policy } = request.custodian;
+    if (!match?.route.config.destructive || !principal || !target || !policy) return undefined;
+    const id = rawHeaderValues(request.raw, 'x-approval')[0] as string;
+    let body: Buffer | undefined;
+    if (request.body instanceof Readable) {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of request.body) {
+        size += (chunk as Buffer).length;
+        if (size > policy.config.limits.maxBodyBytes) return sendError(reply, 'CUSTODIAN_BODY_TOO_LARGE');
+        chunks.push(chunk as Buffer);
+      }
+      body = Buffer.concat(chunks);
+      // Forward exactly the bytes that were checked.
+      request.body = Readable.from([body]);
+    }
+    const result = await consumeApproval(db, {
+      id,
+      method: request.method,
+      path: target.rawPath,
+      bodySha256: body && body.length > 0 ? createHash('sha256').update(body).digest('hex') : null,
+      requester: principal.subject,
+      requestId: request.id,
+    });
+    if (!result.ok) return sendError(reply, 'CUSTODIAN_APPROVAL_REQUIRED', `${result.why[0]?.toUpperCase()}${result.why.slice(1)}.`);
+    request.custodian.approval = { id, approver: result.approver };
     return undefined;
   });
 

@@ -86,6 +86,8 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
         id text PRIMARY KEY,
         method text NOT NULL,
         path text NOT NULL,
+        -- SHA-256 (hex) of the request body the approval covers; NULL: a request without a body
+        body_sha256 text,
         requester text NOT NULL,
         approver text NOT NULL,
         reason text,

@@ -19,7 +19,10 @@ t.test('four-eyes: a destructive request needs a single-use approval by another 
   origin.handle((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"deleted":true}'));
   const gw = await startTestGateway(t, {
     upstreams: { origin: { url: origin.url, allowPlaintext: true } },
-    routes: [{ id: 'documents.delete', method: 'DELETE', path: '/api/customers/:customerId/documents/:documentId', upstream: 'origin', purposes: ['customer_service'], destructive: true, subjects: [{ param: 'customerId' }] }],
+    routes: [
+      { id: 'documents.delete', method: 'DELETE', path: '/api/customers/:customerId/documents/:documentId', upstream: 'origin', purposes: ['customer_service'], destructive: true, subjects: [{ param: 'customerId' }] },
+      { id: 'customer.erase', method: 'POST', path: '/api/customers/:customerId/erase', upstream: 'origin', purposes: ['customer_service'], destructive: true, subjects: [{ param: 'customerId' }] },
+    ],
     classification: { fields: { deleted: { class: 'public' } } },
     purposes: testPurposes(),
   });
@@ -54,6 +57,28 @@ t.test('four-eyes: a destructive request needs a single-use approval by another 
   await new Promise((r) => setTimeout(r, 1200));
   t.equal(await call('/api/customers/42/documents/d-3', requesterToken, expiring.body.id), 'CUSTODIAN_APPROVAL_REQUIRED', 'expired');
   t.equal(origin.seen.length, 1);
+
+  // Bound to the body: the approval names the SHA-256 of the exact request body.
+  const approvedBody = '{"scope":"documents","ticket":"CS-88"}';
+  const { createHash } = await import('node:crypto');
+  const bodyApproval = await approve({ method: 'POST', path: '/api/customers/42/erase', requester: 'agent.wang', bodySha256: createHash('sha256').update(approvedBody).digest('hex') });
+  const post = (body: string) =>
+    rawHttps(
+      gw.port,
+      ['POST /api/customers/42/erase HTTP/1.1', 'Host: localhost', `Authorization: Bearer ${requesterToken}`, 'X-Purpose: customer_service', `X-Approval: ${bodyApproval.body.id}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', '', body].join('\r\n'),
+      { ca: gw.ca },
+    );
+  const other = await post('{"scope":"everything","ticket":"CS-88"}');
+  t.equal(JSON.parse(other.body).error.code, 'CUSTODIAN_APPROVAL_REQUIRED', 'another body is not approved');
+  t.equal(origin.seen.length, 1);
+  const again = await approve({ method: 'POST', path: '/api/customers/42/erase', requester: 'agent.wang', bodySha256: createHash('sha256').update(approvedBody).digest('hex') });
+  const exact = await rawHttps(
+    gw.port,
+    ['POST /api/customers/42/erase HTTP/1.1', 'Host: localhost', `Authorization: Bearer ${requesterToken}`, 'X-Purpose: customer_service', `X-Approval: ${again.body.id}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(approvedBody)}`, 'Connection: close', '', approvedBody].join('\r\n'),
+    { ca: gw.ca },
+  );
+  t.equal(exact.status, 200, 'the approved body');
+  t.equal(origin.seen.at(-1)?.body, approvedBody, 'exactly the checked bytes are forwarded');
 
   await new Promise((r) => setTimeout(r, 100));
   const ledger = await gw.db.query<{ requester: string; approver: string; object: string; outcome: string; status: number }>(

@@ -121,3 +121,24 @@ t.test('a restriction made on one replica reaches another sharing the database; 
   const metrics = await (await request(`${two.adminUrl}/metrics`)).body.text();
   t.match(metrics, /custodian_objections_overdue [1-9]/);
 });
+
+t.test('custodian admin: the same operations from the command line', async (t) => {
+  const { config } = await setup(t);
+  const gw = await startTestGateway(t, config);
+  const { runAdmin } = await import('../../src/cli/admin.js');
+  const lines: string[] = [];
+  const id = unique();
+  const code = await runAdmin(
+    { action: 'restrict', target: undefined, adminUrl: gw.adminUrl, token: officerToken, options: { customer: id, kind: 'objection', ticket: 'T-CLI' } },
+    (l) => lines.push(l),
+  );
+  t.equal(code, 0);
+  const created = JSON.parse(lines.join('\n'));
+  t.match(created, { customerId: id, kind: 'objection', ticket: 'T-CLI', status: 'open' });
+  const listed: string[] = [];
+  t.equal(await runAdmin({ action: 'list', target: 'restrictions', adminUrl: gw.adminUrl, token: officerToken, options: { customer: id } }, (l) => listed.push(l)), 0);
+  t.match(JSON.parse(listed.join('\n')), { restrictions: [{ id: created.id }] });
+  const refused: string[] = [];
+  t.equal(await runAdmin({ action: 'lift', target: undefined, adminUrl: gw.adminUrl, token: await mint(testKey), options: { id: created.id } }, (l) => refused.push(l)), 1, 'a staff token is refused');
+  t.notMatch(refused.join('\n'), /eyJ/, 'the token is never printed');
+});
