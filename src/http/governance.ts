@@ -113,19 +113,39 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
     return undefined;
   });
 
-  // Customers named only in the response (lists, exports) count too, every one of them.
-  app.addHook('onResponse', async (request) => {
+  // Customers named only in the response (lists, exports) count too, every one of them: counted
+  // before a buffered response is released (so the caller's next request sees them), and for a
+  // streamed export once it has finished.
+  const countResponseCustomers = async (request: import('fastify').FastifyRequest) => {
     const { bulkSubjects, principal, purpose } = request.custodian;
     const limit = purpose?.config.bulkLimit;
-    if (!bulkSubjects || !principal || !purpose || !limit || bulkSubjects.size === 0) return;
+    if (!bulkSubjects || !principal || !purpose || !limit) return;
+    const ids = bulkSubjects.all().filter((id) => !countedIds(request).has(id));
+    if (ids.length === 0) return;
+    for (const id of ids) countedIds(request).add(id);
     const caller = callerKey(principal);
     const before = await windowCount(db, caller, purpose.config.id, limit.windowSeconds, []);
-    await touchCustomers(db, caller, purpose.config.id, bulkSubjects.all());
+    await touchCustomers(db, caller, purpose.config.id, ids);
     const after = await windowCount(db, caller, purpose.config.id, limit.windowSeconds, []);
     if (limit.alertAt !== undefined && before.count < limit.alertAt && after.count >= limit.alertAt) {
       request.custodian.bulkAlert = after.count;
       metrics?.bulkAlerts.inc({ purpose: purpose.config.id });
     }
+  };
+  const counted = new WeakMap<object, Set<string>>();
+  const countedIds = (request: object) => {
+    const existing = counted.get(request);
+    if (existing) return existing;
+    const set = new Set<string>();
+    counted.set(request, set);
+    return set;
+  };
+  app.addHook('onSend', async (request, _reply, payload) => {
+    await countResponseCustomers(request);
+    return payload;
+  });
+  app.addHook('onResponse', async (request) => {
+    await countResponseCustomers(request);
   });
 
   // Each executed (or failed) destruction is a ledger entry: requester, approver, object, outcome.

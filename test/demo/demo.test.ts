@@ -111,3 +111,50 @@ t.test('the demo shows one customer through four purposes with visibly different
   }
   t.same(leaks, [], 'no clear resident ID, mobile, card number or name in any audit record');
 });
+
+t.test('the demo tells the governance story: restricted customer, insider bulk read, four-eyes destruction', async (t) => {
+  const { Agent, request } = await import('undici');
+  const varDir = tempDir(t, 'custodian-demo-');
+  const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
+  t.teardown(() => demo.close());
+  const env = Object.fromEntries(
+    readFileSync(join(varDir, 'demo-env.sh'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => /^export (\w+)='(.*)'$/.exec(l)?.slice(1) as [string, string]),
+  );
+  const dispatcher = new Agent({ connect: { ca: readFileSync(join(varDir, 'demo-ca.pem'), 'utf8') } });
+  t.teardown(() => dispatcher.close());
+  const data = async (token: string, purpose: string, path: string, init: { method?: string; headers?: Record<string, string> } = {}) => {
+    const res = await request(`${demo.gateway.dataUrl.replace('127.0.0.1', 'localhost')}${path}`, {
+      dispatcher,
+      method: (init.method ?? 'GET') as 'GET',
+      headers: { authorization: `Bearer ${token}`, 'x-purpose': purpose, ...init.headers },
+    });
+    const body = (await res.body.json()) as { error?: { code: string } };
+    return { status: res.statusCode, code: body.error?.code };
+  };
+  const admin = async (token: string, path: string, body: unknown) => {
+    const res = await request(`${demo.gateway.adminUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return (await res.body.json()) as { id: string };
+  };
+
+  // A customer objects: from then on, their data is refused.
+  await admin(env.OFFICER as string, '/admin/restrictions', { customerId: '77', kind: 'objection', ticket: 'OBJ-2026-5' });
+  t.match(await data(env.CREDIT_OFFICER as string, 'credit_assessment', '/api/customers/77'), { status: 403, code: 'CUSTODIAN_SUBJECT_RESTRICTED' });
+
+  // A destruction needs a second person.
+  const path = '/api/customers/42/documents/contract-1';
+  t.match(await data(env.CS_AGENT as string, 'customer_service', path, { method: 'DELETE' }), { status: 403, code: 'CUSTODIAN_APPROVAL_REQUIRED' });
+  const approval = await admin(env.APPROVER as string, '/admin/approvals', { method: 'DELETE', path, requester: 'staff-0108', reason: 'customer request' });
+  t.match(await data(env.CS_AGENT as string, 'customer_service', path, { method: 'DELETE', headers: { 'x-approval': approval.id } }), { status: 200 });
+
+  // An insider pages through the customer list (200 customers an hour allowed). Customer 77 is
+  // restricted and so left out of page 1: 99 + 100 customers (plus 42) after two pages, 299 after
+  // three; the fourth page is refused.
+  const pages = [];
+  for (let page = 1; page <= 4; page++) pages.push((await data(env.CS_AGENT as string, 'customer_service', `/api/customers?page=${page}&pageSize=100`)).status);
+  t.same(pages, [200, 200, 200, 429], 'the bulk read is stopped');
+  const counted = await demo.gateway.db.query<{ n: string }>("SELECT count(*) AS n FROM bulk_access WHERE purpose = 'customer_service'");
+  t.equal(Number(counted.rows[0]?.n), 299, 'every listed customer was counted, the restricted one was never released');
+});

@@ -21,6 +21,7 @@ t.test('partners get only consented customers and only consented, contracted fie
   });
   const partners = [
     { id: 'bureau-a', contract: 'HT-1', nda: 'NDA-1', securityReview: { ref: 'SR-1', date: '2026-01-10' }, purposes: ['partner_credit_check'], fields: ['id', 'name', 'idNumber', 'creditScore'], validFrom: '2026-01-01', validUntil: '2099-12-31' },
+    { id: 'bureau-b', contract: 'HT-2', nda: 'NDA-2', securityReview: { ref: 'SR-2', date: '2026-01-10' }, purposes: ['partner_credit_check'], fields: ['id', 'name'], validFrom: '2026-01-01', validUntil: '2099-12-31' },
     { id: 'bureau-old', contract: 'HT-0', nda: 'NDA-0', securityReview: { ref: 'SR-0', date: '2020-01-10' }, purposes: ['partner_credit_check'], fields: ['id'], validFrom: '2020-01-01', validUntil: '2021-12-31' },
   ];
   const config = {
@@ -58,6 +59,8 @@ t.test('partners get only consented customers and only consented, contracted fie
   t.equal(detail.status, 200);
   t.same(detail.body, { id: consented, name: '张三', creditScore: 700 }, 'consented ∩ contracted fields only: mobile (not contracted), idNumber (not consented), income dropped');
   t.equal((await call(one, `/api/customers/${other}`)).body.error.code, 'CUSTODIAN_CONSENT_REQUIRED', 'another customer: no consent');
+  await admin('/admin/consents', { customerId: other, recipient: 'bureau-b', purpose: 'partner_credit_check', fields: ['id', 'name'], expiresAt: '2099-01-01T00:00:00Z', evidence: 'form-b' });
+  t.equal((await call(one, `/api/customers/${other}`)).body.error.code, 'CUSTODIAN_CONSENT_REQUIRED', "a consent to another partner does not cover this one");
   const list = await call(one, `/api/customers?ids=${other},${consented},${third}`);
   t.same(list.body.items, [{ id: consented, name: '张三', creditScore: 700 }], 'lists keep only consented customers');
   t.equal((await call(one, '/api/stats')).body.error.code, 'CUSTODIAN_CONSENT_REQUIRED', 'a route that does not say whose data it is is closed to partners');
@@ -66,7 +69,9 @@ t.test('partners get only consented customers and only consented, contracted fie
   t.equal((await call(one, `/api/customers/${consented}`, otherPartner)).body.error.code, 'CUSTODIAN_PARTNER_CONTRACT', 'expired contract');
   const unregistered = [`Authorization: Bearer ${await partnerToken('bureau-x')}`, 'X-Purpose: partner_credit_check'];
   t.equal((await call(one, `/api/customers/${consented}`, unregistered)).body.error.code, 'CUSTODIAN_PARTNER_CONTRACT', 'not in the registry');
-  t.equal(origin.seen.length - seen, 2, 'only the two allowed requests reached the upstream');
+  const bureauB = [`Authorization: Bearer ${await partnerToken('bureau-b')}`, 'X-Purpose: partner_credit_check'];
+  t.same((await call(one, `/api/customers/${other}`, bureauB)).body, { id: other, name: '张三' }, 'the partner it was given to gets its scope');
+  t.equal(origin.seen.length - seen, 3, 'only the three allowed requests reached the upstream');
   let seenOnTwo = 0;
   for (let i = 0; i < 60 && seenOnTwo !== 200; i++) {
     seenOnTwo = (await call(two, `/api/customers/${consented}`)).status;
