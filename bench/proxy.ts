@@ -72,33 +72,21 @@ async function load(url: string, headers: Record<string, string>, connections: n
 
 /** One keep-alive connection, requests back to back for `seconds`; percentiles in ms. */
 async function sequentialLatency(url: string, headers: Record<string, string>, seconds: number) {
-  const dispatcher = new Agent({ connections: 1, connect: { rejectUnauthorized: false } });
-  const samples: number[] = [];
-  let errors = 0;
-  const deadline = performance.now() + seconds * 1000;
-  try {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      const res = await request(url, { headers, dispatcher });
-      await res.body.arrayBuffer();
-      samples.push(performance.now() - t0);
-      if (res.statusCode !== 200) errors++;
-    }
-  } finally {
-    await dispatcher.close();
-  }
-  samples.sort((a, b) => a - b);
+  const { samples, errors } = await sequentialLatencySamples(url, headers, seconds);
+  return { ...percentiles(samples), errors };
+}
+
+function percentiles(unsorted: number[]): { p50: number; p99: number } {
+  const samples = [...unsorted].sort((x, y) => x - y);
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? Number.NaN;
-  return { p50: at(0.5), p99: at(0.99), errors };
+  return { p50: at(0.5), p99: at(0.99) };
 }
 
 /** `connections` keep-alive clients back to back for `seconds`; pooled per-request latency. */
 async function concurrentLatency(url: string, headers: Record<string, string>, connections: number, seconds: number) {
   await sequentialLatency(url, headers, 1); // warm-up
   const runs = await Promise.all(Array.from({ length: connections }, () => sequentialLatencySamples(url, headers, seconds)));
-  const samples = runs.flatMap((r) => r.samples).sort((a, b) => a - b);
-  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? Number.NaN;
-  return { p50: at(0.5), p99: at(0.99), errors: runs.reduce((n, r) => n + r.errors, 0) };
+  return { ...percentiles(runs.flatMap((r) => r.samples)), errors: runs.reduce((n, r) => n + r.errors, 0) };
 }
 
 async function sequentialLatencySamples(url: string, headers: Record<string, string>, seconds: number) {

@@ -48,7 +48,7 @@ export interface Repayment {
 }
 
 /** mulberry32: a tiny seeded PRNG; one stream per customer keeps records independent. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
