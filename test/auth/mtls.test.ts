@@ -1,6 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { generate } from 'selfsigned';
 import t from 'tap';
+import { recordConsent } from '../../src/governance/consents.js';
 import { clientCertificate } from '../helpers/certs.js';
 import { basicRoutes, startTestGateway, testKey } from '../helpers/gateway.js';
 import { get, rawHttps } from '../helpers/https-client.js';
@@ -18,7 +19,12 @@ const rogue = await (async () => {
   return { cert: pems.cert, key: pems.private };
 })();
 
-const routes = basicRoutes('origin', ['credit_assessment', 'partner_credit_check', 'risk_scoring']);
+const routes = basicRoutes('origin', ['credit_assessment', 'partner_credit_check', 'risk_scoring']).map((r) => (r.path.includes(':customerId') ? { ...r, subjects: [{ param: 'customerId' }] } : r));
+// Partners also need a registry entry and the customer's consent (governance); customer 1 has one.
+const partners = [
+  { id: 'bureau-a', contract: 'HT-1', nda: 'NDA-1', securityReview: { ref: 'SR-1', date: '2026-01-01' }, purposes: ['partner_credit_check'], fields: ['ok'], validFrom: '2026-01-01', validUntil: '2099-12-31' },
+  { id: 'bureau-b', contract: 'HT-2', nda: 'NDA-2', securityReview: { ref: 'SR-2', date: '2026-01-01' }, purposes: ['partner_credit_check'], fields: ['ok'], validFrom: '2026-01-01', validUntil: '2099-12-31' },
+];
 const purposes = [
   ...testPurposes(),
   { id: 'risk_scoring', description: '风险管理', lawfulBasis: 'contract', roles: ['scoring'], callerKinds: ['service'], approvedBy: 'officer.li', reviewUntil: '2099-12-31' },
@@ -49,7 +55,10 @@ t.test('mTLS in request mode: certificates identify services and bind partner to
     purposes,
     auth,
     tls: { cert: { file: 'server.pem' }, key: { file: 'server-key.pem' }, clientCa: { file: 'client-ca.pem' }, clientCertificate: 'request' },
+    partners,
   });
+  await recordConsent(gw.db, { customerId: '1', recipient: 'bureau-a', purpose: 'partner_credit_check', fields: ['ok'], expiresAt: '2099-01-01T00:00:00Z', evidence: 'test', recordedBy: 'test' });
+  await gw.governance.consents.refresh();
   const call = async (headers: string[], cert?: { cert: string; key: string }) => {
     const res = await rawHttps(gw.port, get('/api/customers/1', headers), { ca: gw.ca, ...cert });
     return res.status === 200 ? 'ok' : JSON.parse(res.body).error.code;
