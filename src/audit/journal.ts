@@ -31,7 +31,9 @@ export class JournalUnavailableError extends Error {
 }
 
 interface Pending {
-  readonly record: AuditRecord;
+  /** Chained at append time, so hashing overlaps the previous batch's fsync. */
+  readonly chained: ChainedRecord;
+  readonly line: string;
   /** Needs its own fsync before resolving (decision records); others ride on the next one. */
   readonly durable: boolean;
   readonly resolve: (chained: ChainedRecord) => void;
@@ -87,6 +89,9 @@ export class Journal {
   #segmentSize = 0;
   #headSeq = 0;
   #headHash = GENESIS_HASH;
+  /** The head including records queued but not yet written. */
+  #pendingSeq = 0;
+  #pendingHash = GENESIS_HASH;
   #shippedSeq = 0;
   #unshippedBytes = 0;
   #queue: Pending[] = [];
@@ -105,6 +110,8 @@ export class Journal {
     const journal = new Journal(opts);
     await mkdir(opts.dir, { recursive: true });
     await journal.#recover();
+    journal.#pendingSeq = journal.#headSeq;
+    journal.#pendingHash = journal.#headHash;
     return journal;
   }
 
@@ -162,8 +169,16 @@ export class Journal {
     if (this.#unshippedBytes >= this.#opts.budgetBytes) {
       return Promise.reject(new JournalUnavailableError('spool budget exhausted'));
     }
+    const seq = ++this.#pendingSeq;
+    const prevHash = this.#pendingHash;
+    const recordText = JSON.stringify(record);
+    const hash = chainHash(prevHash, this.#opts.instance, seq, recordText);
+    this.#pendingHash = hash;
+    const chained: ChainedRecord = { instance: this.#opts.instance, seq, prevHash, hash, record };
+    // The record's text is embedded verbatim, so the hash can be recomputed from the line.
+    const line = `{"instance":${JSON.stringify(this.#opts.instance)},"seq":${seq},"prevHash":"${prevHash}","hash":"${hash}","record":${recordText}}`;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ record, durable, resolve, reject });
+      this.#queue.push({ chained, line, durable, resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
         setImmediate(() => void this.#flush());
@@ -270,26 +285,12 @@ export class Journal {
     while (this.#queue.length > 0) {
       const batch = this.#queue;
       this.#queue = [];
-      const chained: ChainedRecord[] = [];
-      const lines: string[] = [];
-      let seq = this.#headSeq;
-      let prev = this.#headHash;
-      const instanceJson = JSON.stringify(this.#opts.instance);
-      for (const { record } of batch) {
-        seq++;
-        const recordText = JSON.stringify(record);
-        const hash = chainHash(prev, this.#opts.instance, seq, recordText);
-        chained.push({ instance: this.#opts.instance, seq, prevHash: prev, hash, record });
-        // The record's text is embedded verbatim, so the hash can be recomputed from the line.
-        lines.push(`{"instance":${instanceJson},"seq":${seq},"prevHash":"${prev}","hash":"${hash}","record":${recordText}}`);
-        prev = hash;
-      }
-      const bytes = Buffer.from(`${lines.join('\n')}\n`);
+      const bytes = Buffer.from(`${batch.map((p) => p.line).join('\n')}\n`);
+      const last = (batch.at(-1) as Pending).chained;
       let fh: FileHandle | undefined;
-      const before = this.#segmentSize;
       try {
         fh = await this.#openSegmentFor(this.#headSeq + 1);
-        const sizeBefore = fh === this.#fh ? this.#segmentSize : before;
+        const sizeBefore = this.#segmentSize;
         try {
           await fh.write(bytes, 0, bytes.length, null);
           // One fdatasync per batch, and none for a batch nobody waits on being durable.
@@ -300,20 +301,26 @@ export class Journal {
           throw err;
         }
         this.#segmentSize += bytes.length;
-        this.#headSeq = seq;
-        this.#headHash = prev;
+        this.#headSeq = last.seq;
+        this.#headHash = last.hash;
         this.#unshippedBytes += bytes.length;
-        this.#unshippedBatches.push({ lastSeq: seq, bytes: bytes.length });
+        this.#unshippedBatches.push({ lastSeq: last.seq, bytes: bytes.length });
         this.#writable = true;
         this.#lastError = undefined;
-        for (const [i, p] of batch.entries()) p.resolve(chained[i] as ChainedRecord);
+        for (const p of batch) p.resolve(p.chained);
       } catch (err) {
         this.#writable = false;
         this.writeFailures++;
         this.#failedAt = Date.now();
         this.#lastError = (err as NodeJS.ErrnoException).code ?? 'write failed';
         const failure = new JournalUnavailableError(this.#lastError, { cause: err });
-        for (const p of batch) p.reject(failure);
+        // Everything queued since was chained onto the failed records: refuse it too, and
+        // restart the chain from what is on disk.
+        const rest = this.#queue;
+        this.#queue = [];
+        for (const p of [...batch, ...rest]) p.reject(failure);
+        this.#pendingSeq = this.#headSeq;
+        this.#pendingHash = this.#headHash;
       }
     }
     this.#flushing = false;

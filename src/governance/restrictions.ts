@@ -134,6 +134,6 @@ export class RestrictionCache {
   /** Whether processing this customer's data for this purpose is restricted. */
   restricts(customerId: string, purpose: string): boolean {
     const r = this.#byCustomer.get(customerId);
-    return r === 'all' || (r !== undefined && r.has(purpose));
+    return r === 'all' || (r?.has(purpose) ?? false);
   }
 }
