@@ -6,14 +6,53 @@ import type { Db } from '../store/db.js';
  * touch), so every replica sharing the database sees the same count: an insider cannot spread
  * an export over several replicas.
  */
-export async function touchCustomers(db: Db, caller: string, purpose: string, customers: readonly string[], now = new Date()): Promise<void> {
-  if (customers.length === 0) return;
-  await db.query(
-    `INSERT INTO bulk_access (caller, purpose, customer_id, seen_at)
-     SELECT $1, $2, c, $4 FROM unnest($3::text[]) AS c
-     ON CONFLICT (caller, purpose, customer_id) DO UPDATE SET seen_at = EXCLUDED.seen_at`,
-    [caller, purpose, [...new Set(customers)], now.toISOString()],
+// Touches of the same caller × purpose × customer within this long are not re-sent to the
+// database (each replica remembers its own recent touches): repeated reads of the same records
+// cost no round trip, and a customer's window end moves by at most this much.
+const RETOUCH_MS = 60_000;
+const recentByDb = new WeakMap<Db, Map<string, number>>();
+const RECENT_CAP = 100_000;
+
+/**
+ * Record that the caller touched these customers now. Returns how many of them were new in the
+ * caller's window (not seen before), or undefined when nothing needed sending.
+ */
+export async function touchCustomers(
+  db: Db,
+  caller: string,
+  purpose: string,
+  customers: readonly string[],
+  windowSeconds: number,
+  now = new Date(),
+): Promise<number | undefined> {
+  const at = now.getTime();
+  let recent = recentByDb.get(db);
+  if (!recent) {
+    recent = new Map();
+    recentByDb.set(db, recent);
+  }
+  const skipRecent = windowSeconds * 1000 >= 10 * RETOUCH_MS;
+  const seen = recent;
+  const due = [...new Set(customers)].filter((c) => !skipRecent || at - (seen.get(`${caller}\u0000${purpose}\u0000${c}`) ?? 0) > RETOUCH_MS);
+  if (due.length === 0) return undefined;
+  const since = new Date(at - windowSeconds * 1000).toISOString();
+  // xmax = 0 on the returned row means it was inserted, not updated; an updated row whose last
+  // touch had left the window counts as new too.
+  const r = await db.query<{ fresh: boolean }>(
+    `WITH previous AS (
+       SELECT customer_id, seen_at FROM bulk_access WHERE caller = $1 AND purpose = $2 AND customer_id = ANY($3::text[])
+     ), upserted AS (
+       INSERT INTO bulk_access (caller, purpose, customer_id, seen_at)
+       SELECT $1, $2, c, $4 FROM unnest($3::text[]) AS c
+       ON CONFLICT (caller, purpose, customer_id) DO UPDATE SET seen_at = EXCLUDED.seen_at
+       RETURNING customer_id
+     )
+     SELECT (p.seen_at IS NULL OR p.seen_at <= $5) AS fresh FROM upserted u LEFT JOIN previous p USING (customer_id)`,
+    [caller, purpose, due, now.toISOString(), since],
   );
+  if (recent.size > RECENT_CAP) recent.clear();
+  for (const c of due) recent.set(`${caller}\u0000${purpose}\u0000${c}`, at);
+  return r.rows.filter((row) => row.fresh).length;
 }
 
 /** Distinct customers in the window, and which of `candidates` are already among them. */

@@ -66,7 +66,7 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
       if (count + fresh.length > limit.refuseAt || (count >= limit.refuseAt && namesOnlyInResponse)) {
         return sendError(reply, 'CUSTODIAN_BULK_LIMIT');
       }
-      await touchCustomers(db, caller, purpose.config.id, ids);
+      await touchCustomers(db, caller, purpose.config.id, ids, limit.windowSeconds);
       const after = count + fresh.length;
       if (limit.alertAt !== undefined && count < limit.alertAt && after >= limit.alertAt) {
         request.custodian.bulkAlert = after;
@@ -124,10 +124,11 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
     if (ids.length === 0) return;
     for (const id of ids) countedIds(request).add(id);
     const caller = callerKey(principal);
-    const before = await windowCount(db, caller, purpose.config.id, limit.windowSeconds, []);
-    await touchCustomers(db, caller, purpose.config.id, ids);
+    const added = await touchCustomers(db, caller, purpose.config.id, ids, limit.windowSeconds);
+    if (!added || limit.alertAt === undefined) return;
     const after = await windowCount(db, caller, purpose.config.id, limit.windowSeconds, []);
-    if (limit.alertAt !== undefined && before.count < limit.alertAt && after.count >= limit.alertAt) {
+    const before = { count: after.count - added };
+    if (before.count < limit.alertAt && after.count >= limit.alertAt) {
       request.custodian.bulkAlert = after.count;
       metrics?.bulkAlerts.inc({ purpose: purpose.config.id });
     }
