@@ -5,7 +5,7 @@ import { emptyHits, maskDetected } from '../mask/detectors.js';
  * The customer ids a request touched, from the route's subject definition: path parameters and
  * query parameters at decision time, JSON paths in the response as it is transformed. Capped
  * list plus an exact count. An id that is itself an identifier (an ID number used as a key) is
- * masked before it is kept.
+ * masked whenever it is written out.
  */
 export class SubjectSet {
   readonly #ids = new Set<string>();
@@ -18,13 +18,15 @@ export class SubjectSet {
 
   add(value: unknown): void {
     if (value === null || value === undefined || typeof value === 'object') return;
-    const id = maskDetected(String(value), emptyHits());
+    // Kept as given: restrictions, consents and the bulk guard compare real ids. Only what is
+    // written out (toJSON, the audit record) is masked.
+    const id = String(value);
     if (this.#ids.has(id)) return;
     this.#count++;
     if (this.#ids.size < this.#cap) this.#ids.add(id);
   }
 
-  /** Every id seen so far that is still in the capped list (request parameters are few). */
+  /** Every id seen so far that is still in the capped list, unmasked: for enforcement only. */
   all(): string[] {
     return [...this.#ids];
   }
@@ -33,8 +35,9 @@ export class SubjectSet {
     return this.#count;
   }
 
+  /** For the audit record: an id that is itself an identifier (an ID number as key) is masked. */
   toJSON(): { ids: string[]; count: number } {
-    return { ids: [...this.#ids], count: this.#count };
+    return { ids: [...new Set([...this.#ids].map((id) => maskDetected(id, emptyHits())))], count: this.#count };
   }
 }
 

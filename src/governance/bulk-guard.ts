@@ -1,4 +1,13 @@
+import { createHash } from 'node:crypto';
 import type { Db } from '../store/db.js';
+
+/**
+ * The table keeps a digest of each customer id, not the id: distinct ids stay distinct (so the
+ * count is exact) while an id that is itself an identifier never sits in the table in clear.
+ */
+function digestOf(customerId: string): string {
+  return createHash('sha256').update(customerId).digest('base64url').slice(0, 22);
+}
 
 /**
  * Bulk-access guard: how many distinct customers one caller touched for one purpose in a sliding
@@ -33,7 +42,7 @@ export async function touchCustomers(
   }
   const skipRecent = windowSeconds * 1000 >= 10 * RETOUCH_MS;
   const seen = recent;
-  const due = [...new Set(customers)].filter((c) => !skipRecent || at - (seen.get(`${caller}\u0000${purpose}\u0000${c}`) ?? 0) > RETOUCH_MS);
+  const due = [...new Set(customers.map(digestOf))].filter((c) => !skipRecent || at - (seen.get(`${caller}\u0000${purpose}\u0000${c}`) ?? 0) > RETOUCH_MS);
   if (due.length === 0) return undefined;
   const since = new Date(at - windowSeconds * 1000).toISOString();
   // xmax = 0 on the returned row means it was inserted, not updated; an updated row whose last
@@ -65,10 +74,12 @@ export async function windowCount(
   now = new Date(),
 ): Promise<{ count: number; alreadySeen: Set<string> }> {
   const since = new Date(now.getTime() - windowSeconds * 1000).toISOString();
+  const digests = candidates.map(digestOf);
   const r = await db.query<{ n: string; seen: string[] | null }>(
     `SELECT count(*) AS n, array_agg(customer_id) FILTER (WHERE customer_id = ANY($4::text[])) AS seen
      FROM bulk_access WHERE caller = $1 AND purpose = $2 AND seen_at > $3`,
-    [caller, purpose, since, [...candidates]],
+    [caller, purpose, since, digests],
   );
-  return { count: Number(r.rows[0]?.n ?? 0), alreadySeen: new Set(r.rows[0]?.seen ?? []) };
+  const seenDigests = new Set(r.rows[0]?.seen ?? []);
+  return { count: Number(r.rows[0]?.n ?? 0), alreadySeen: new Set(candidates.filter((c, i) => seenDigests.has(digests[i] as string))) };
 }

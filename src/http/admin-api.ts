@@ -9,6 +9,7 @@ import { answerObjection, createRestriction, liftRestriction, listRestrictions, 
 import type { PolicyHolder } from '../policy/compile.js';
 import { subjectHistory } from '../store/audit-store.js';
 import type { Db } from '../store/db.js';
+import { emptyHits, maskDetected } from '../mask/detectors.js';
 import { rawHeaderValues } from './raw-headers.js';
 
 export interface AdminApiDeps {
@@ -60,7 +61,8 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
       id: randomUUID(),
       time: new Date().toISOString(),
       caller: { sub: who.subject, kind: who.kind, org: who.organisation, roles: who.roles },
-      subjects: customerId ? { ids: [customerId], count: 1 } : undefined,
+      // An id that is itself an identifier (an ID number as key) is written masked.
+      subjects: customerId ? { ids: [maskDetected(customerId, emptyHits())], count: 1 } : undefined,
       detail: { action, ...detail },
     });
 

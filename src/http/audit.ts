@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditRecord } from '../audit/record.js';
 import type { AuditService } from '../audit/service.js';
-import { requestSubjects, SubjectSet } from '../audit/subjects.js';
+import { ensureSubjects } from './request-state.js';
 import { errorBody, statusOf } from '../errors.js';
 import { maskPath, maskQuery } from '../mask/request-side.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -50,11 +50,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditService, metrics
       request.log.warn({ code: 'CUSTODIAN_AUDIT_UNAVAILABLE', journal: audit.health.journal.lastError }, 'audit journal cannot take records');
       return sendError(reply, 'CUSTODIAN_AUDIT_UNAVAILABLE');
     }
-    if (!request.custodian.subjects) {
-      const subjects = new SubjectSet(policy.config.audit.subjectsCap);
-      requestSubjects(match.route.config.subjects, match.params, target.rawQuery, subjects);
-      request.custodian.subjects = subjects;
-    }
+    ensureSubjects(request.custodian);
     const appendedAt = performance.now();
     const durable = audit.recordDecision(
       record('decision', request, {
@@ -98,10 +94,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditService, metrics
     if (state.refusal && !state.decisionDurable) {
       // A refusal carries no customer data, but it is an access record all the same — including
       // which customer was asked for.
-      if (state.match && state.target && state.policy && !state.subjects) {
-        state.subjects = new SubjectSet(state.policy.config.audit.subjectsCap);
-        requestSubjects(state.match.route.config.subjects, state.match.params, state.target.rawQuery, state.subjects);
-      }
+      ensureSubjects(state);
       await audit
         .recordDecision(record('decision', request, { decision: 'deny', reason: state.refusal, status: reply.statusCode }))
         .catch(() => request.log.error({ code: state.refusal }, 'refusal could not be recorded'));

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { requestSubjects, SubjectSet } from '../audit/subjects.js';
+import { SubjectSet } from '../audit/subjects.js';
+import { ensureSubjects } from './request-state.js';
 import type { RestrictionCache } from '../governance/restrictions.js';
 import { consumeApproval, recordDestruction } from '../governance/approvals.js';
 import { maskPath } from '../mask/request-side.js';
@@ -28,9 +29,7 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
   app.addHook('onRequest', async (request, reply) => {
     const { match, purpose, policy, target } = request.custodian;
     if (!match || !purpose || !policy || !target) return undefined;
-    const subjects = new SubjectSet(policy.config.audit.subjectsCap);
-    requestSubjects(match.route.config.subjects, match.params, target.rawQuery, subjects);
-    request.custodian.subjects = subjects;
+    const subjects = ensureSubjects(request.custodian) as SubjectSet;
     for (const id of subjects.all()) {
       if (restrictions.restricts(id, purpose.config.id)) {
         request.log.info({ code: 'CUSTODIAN_SUBJECT_RESTRICTED', route: match.route.config.id }, 'subject restricted');
@@ -39,10 +38,10 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
     }
     request.custodian.isRestricted = (id: string) => restrictions.restricts(id, purpose.config.id);
 
-    const caller = request.custodian.principal;
-    if (caller?.kind === 'partner') {
+    const principal = request.custodian.principal;
+    if (principal?.kind === 'partner') {
       // Sharing with a third party: a contract in the registry, and each customer's live consent.
-      const check = checkPartner(caller, purpose.config.id, policy.config.partners, consents, policy.now() / 1000);
+      const check = checkPartner(principal, purpose.config.id, policy.config.partners, consents, policy.now() / 1000);
       if (!check.ok) return sendError(reply, check.code, check.hint);
       if (match.route.config.subjects.length === 0) {
         // Without knowing whose data this is, consent cannot be checked: fail closed.
@@ -55,10 +54,9 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
     }
 
     const limit = purpose.config.bulkLimit;
-    const principal0 = request.custodian.principal;
-    if (limit && principal0) {
+    if (limit && principal) {
       // Bulk-access guard: distinct customers this caller touched for this purpose in the window.
-      const caller = callerKey(principal0);
+      const caller = callerKey(principal);
       const ids = subjects.all();
       const { count, alreadySeen } = await windowCount(db, caller, purpose.config.id, limit.windowSeconds, ids);
       const fresh = ids.filter((id) => !alreadySeen.has(id));

@@ -3,7 +3,7 @@ import type { UpstreamConfig } from '../config/types.js';
 import type { Policy } from '../policy/compile.js';
 import type { CompiledPurpose } from '../policy/purposes.js';
 import type { FieldReport } from '../mask/report.js';
-import type { SubjectSet } from '../audit/subjects.js';
+import { requestSubjects, SubjectSet } from '../audit/subjects.js';
 import type { ErrorCode } from '../errors.js';
 import type { RequestTarget } from '../policy/request-target.js';
 import type { RouteMatch } from '../policy/routes.js';
@@ -84,4 +84,18 @@ export function emptyState(): RequestState {
     partnerRecordScope: undefined,
     consentDropped: 0,
   };
+}
+
+/**
+ * The customers this request names (path and query parameters, per the route's subjects), made
+ * once and kept on the state; undefined before a route has matched.
+ */
+export function ensureSubjects(state: RequestState): SubjectSet | undefined {
+  if (state.subjects) return state.subjects;
+  const { match, target, policy } = state;
+  if (!match || !target || !policy) return undefined;
+  const subjects = new SubjectSet(policy.config.audit.subjectsCap);
+  requestSubjects(match.route.config.subjects, match.params, target.rawQuery, subjects);
+  state.subjects = subjects;
+  return subjects;
 }

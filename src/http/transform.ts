@@ -5,7 +5,7 @@ import { decodedBody, firstSignificantByte, isJsonContentType, readPrefix } from
 import { FieldReport } from '../mask/report.js';
 import { ArrayMaskingStream } from '../mask/stream-array.js';
 import { TransformError, transformValue } from '../mask/walk.js';
-import { collectAt, dropRestrictedItems, idAt, responsePaths, scopeItems, SubjectSet } from '../audit/subjects.js';
+import { collectAt, dropRestrictedItems, idAt, responsePaths, scopeItems } from '../audit/subjects.js';
 import { stripToScope } from '../governance/partner-scope.js';
 import { sendError } from './errors.js';
 
@@ -99,9 +99,8 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
         stripToScope(element, scope);
       }
       if (isRestricted) {
-        const probe = new SubjectSet(1);
-        collectAt(element, steps, probe, 1);
-        if (probe.all().some((id) => isRestricted(id))) {
+        const id = idAt(element, steps.slice(1));
+        if (id !== undefined && id !== null && isRestricted(String(id))) {
           request.custodian.restrictedDropped++;
           return false;
         }

@@ -142,3 +142,21 @@ t.test('custodian admin: the same operations from the command line', async (t) =
   t.equal(await runAdmin({ action: 'lift', target: undefined, adminUrl: gw.adminUrl, token: await mint(testKey), options: { id: created.id } }, (l) => refused.push(l)), 1, 'a staff token is refused');
   t.notMatch(refused.join('\n'), /eyJ/, 'the token is never printed');
 });
+
+t.test('regression: a customer keyed by an identifier-shaped id is restricted (enforcement compares real ids; records mask them)', async (t) => {
+  const { config } = await setup(t);
+  const gw = await startTestGateway(t, config);
+  const { residentIdCheckChar } = await import('../../src/mask/cn-checksums.js');
+  const key = `11010119900307123${residentIdCheckChar('11010119900307123')}`;
+  await admin(gw.adminUrl, '/admin/restrictions', { customerId: key, kind: 'restriction', ticket: 'T-ID' });
+  const auth = await staffHeaders();
+  const refused = await rawHttps(gw.port, get(`/api/customers/${key}`, auth), { ca: gw.ca });
+  t.equal(JSON.parse(refused.body).error.code, 'CUSTODIAN_SUBJECT_RESTRICTED', 'detail refused');
+  const exported = await rawHttps(gw.port, get(`/api/export?ids=${key},plain-1`, auth), { ca: gw.ca });
+  t.same(JSON.parse(exported.body).map((i: { id: string }) => i.id), ['plain-1'], 'dropped from a streamed export');
+  await new Promise((r) => setTimeout(r, 100));
+  const journal = (await listSegments(join(gw.dir, 'var', 'audit'))).map((s) => readFileSync(s.file, 'utf8')).join('\n');
+  const denied = journal.split('\n').filter(Boolean).map((l) => JSON.parse(l).record).find((r) => r.reason === 'CUSTODIAN_SUBJECT_RESTRICTED');
+  t.same(denied?.subjects?.ids, [`${key.slice(0, 4)}**********${key.slice(-4)}`], 'the record names the customer masked');
+  t.notMatch(journal, key, 'never in clear in any record, admin actions included');
+});
