@@ -41,17 +41,21 @@ export class Shipper {
     let from = Math.max(this.#journal.health.shippedSeq, await shippedSeq(this.#db, this.#journal.instance));
     await this.#journal.markShipped(from);
     this.#status = { ...this.#status, shippedSeq: from };
-    for (;;) {
-      const records = await this.#journal.readAfter(from, this.#batch);
-      if (records.length === 0) return total;
-      await insertAuditBatch(this.#db, records);
+    let records = await this.#journal.readAfter(from, this.#batch);
+    while (records.length > 0) {
       const last = records.at(-1)?.seq ?? from;
+      // Read the next batch from disk while this one is in the database.
+      const next = this.#journal.readAfter(last, this.#batch);
+      next.catch(() => undefined); // awaited below; an insert failure must not leave it unhandled
+      await insertAuditBatch(this.#db, records);
       await setShippedSeq(this.#db, this.#journal.instance, last);
       await this.#journal.markShipped(last);
       this.#status = { ...this.#status, shippedSeq: last, lastError: undefined };
       total += records.length;
       from = last;
+      records = await next;
     }
+    return total;
   }
 
   /** Ship continuously every `intervalMs` until stop(). */

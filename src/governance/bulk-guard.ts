@@ -81,5 +81,5 @@ export async function windowCount(
     [caller, purpose, since, digests],
   );
   const seenDigests = new Set(r.rows[0]?.seen ?? []);
-  return { count: Number(r.rows[0]?.n ?? 0), alreadySeen: new Set(candidates.filter((c, i) => seenDigests.has(digests[i] as string))) };
+  return { count: Number(r.rows[0]?.n ?? 0), alreadySeen: new Set(candidates.filter((_c, i) => seenDigests.has(digests[i] as string))) };
 }

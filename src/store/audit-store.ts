@@ -1,11 +1,18 @@
 import type { ChainedRecord } from '../audit/record.js';
 import type { Db } from './db.js';
+import { copyField, copyRow, copyTextArray } from './copy-text.js';
 import { ensurePartition } from './migrations.js';
 
+const COLUMNS =
+  'instance_id, seq, occurred_at, type, request_id, caller_sub, caller_kind, caller_org, purpose, route_id, decision, reason, status, subjects, record_text, prev_hash, hash';
+
 /**
- * Insert a batch of chained records in one statement (unnest of arrays). Idempotent: a record
- * shipped twice (at-least-once delivery after a crash) hits the primary key and is skipped.
- * Returns how many rows were new.
+ * Insert a batch of chained records. Idempotent: a record shipped twice (at-least-once delivery
+ * after a crash) is skipped. Returns how many rows were new.
+ *
+ * On PostgreSQL the batch goes in with COPY, several times faster than any INSERT; COPY cannot skip
+ * duplicates, so a batch that hits the primary key (only after a crash between insert and the
+ * shipped-position update) falls back to the INSERT … ON CONFLICT DO NOTHING path.
  */
 export async function insertAuditBatch(db: Db, records: readonly ChainedRecord[]): Promise<number> {
   if (records.length === 0) return 0;
@@ -17,14 +24,53 @@ export async function insertAuditBatch(db: Db, records: readonly ChainedRecord[]
       await ensurePartition(db, new Date(r.record.time));
     }
   }
+  if (db.copyFrom) {
+    try {
+      return await db.copyFrom(`COPY audit_events (${COLUMNS}) FROM STDIN`, records.map(copyRecordRow).join(''));
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+    }
+  }
+  return insertIgnoringDuplicates(db, records);
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+/** Exactly the text the journal hashed (JSON.parse/stringify round-trips it unchanged). */
+const recordText = (r: ChainedRecord) => JSON.stringify(r.record);
+
+function copyRecordRow(r: ChainedRecord): string {
+  const x = r.record;
+  return copyRow([
+    copyField(r.instance),
+    copyField(r.seq),
+    copyField(x.time),
+    copyField(x.type),
+    copyField(x.requestId),
+    copyField(x.caller?.sub),
+    copyField(x.caller?.kind),
+    copyField(x.caller?.org),
+    copyField(x.purpose),
+    copyField(x.route),
+    copyField(x.decision),
+    copyField(x.reason),
+    copyField(x.status),
+    copyTextArray(x.subjects?.ids ?? []),
+    copyField(recordText(r)),
+    copyField(r.prevHash),
+    copyField(r.hash),
+  ]);
+}
+
+/** One multi-row INSERT (unnest of arrays) that skips rows already present. */
+async function insertIgnoringDuplicates(db: Db, records: readonly ChainedRecord[]): Promise<number> {
   const col = <T>(fn: (r: ChainedRecord) => T) => records.map(fn);
   const result = await db.query<{ seq: string }>(
-    `INSERT INTO audit_events (instance_id, seq, occurred_at, type, request_id, caller_sub, caller_kind, caller_org,
-       purpose, route_id, decision, reason, status, subjects, record, record_text, prev_hash, hash)
+    `INSERT INTO audit_events (${COLUMNS})
      SELECT t.instance_id, t.seq, t.occurred_at, t.type, t.request_id, t.caller_sub, t.caller_kind, t.caller_org,
        t.purpose, t.route_id, t.decision, t.reason, t.status,
        CASE WHEN t.subjects = '' THEN '{}'::text[] ELSE string_to_array(t.subjects, E'\\x1F') END,
-       t.record_text::jsonb, t.record_text, t.prev_hash, t.hash
+       t.record_text, t.prev_hash, t.hash
      FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
        $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[])
        AS t(instance_id, seq, occurred_at, type, request_id, caller_sub, caller_kind, caller_org, purpose, route_id,
@@ -47,8 +93,7 @@ export async function insertAuditBatch(db: Db, records: readonly ChainedRecord[]
       col((r) => r.record.status ?? null),
       // Unit separator: customer ids never contain it, and string_to_array is cheaper than JSON.
       col((r) => (r.record.subjects?.ids ?? []).join('\u001f')),
-      // Exactly the text the journal hashed (JSON.parse/stringify round-trips it unchanged).
-      col((r) => JSON.stringify(r.record)),
+      col(recordText),
       col((r) => r.prevHash),
       col((r) => r.hash),
     ],
@@ -112,8 +157,8 @@ export interface SubjectAccess {
  * released in clear. What the officer needs to answer a customer (PIPL art. 45, 征信业管理条例 art. 25).
  */
 export async function subjectHistory(db: Db, subject: string, from: Date, to: Date): Promise<SubjectAccess[]> {
-  const r = await db.query<{ occurred_at: Date | string; record: unknown }>(
-    `SELECT occurred_at, record FROM audit_events
+  const r = await db.query<{ occurred_at: Date | string; record_text: string }>(
+    `SELECT occurred_at, record_text FROM audit_events
      WHERE $1 = ANY(subjects) AND occurred_at >= $2 AND occurred_at < $3 AND type IN ('decision', 'completion')
      ORDER BY occurred_at, seq`,
     [subject, from.toISOString(), to.toISOString()],
@@ -121,7 +166,7 @@ export async function subjectHistory(db: Db, subject: string, from: Date, to: Da
   // One line per request: the completion record when there is one (it has the outcome), else the decision.
   const byRequest = new Map<string, { record: Record<string, unknown>; time: string }>();
   for (const row of r.rows) {
-    const record = (typeof row.record === 'string' ? JSON.parse(row.record) : row.record) as Record<string, unknown>;
+    const record = JSON.parse(row.record_text) as Record<string, unknown>;
     const key = String(record.requestId ?? record.id);
     const existing = byRequest.get(key);
     if (!existing || record.type === 'completion') {

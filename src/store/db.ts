@@ -1,12 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 
 /** The one data-access interface over PostgreSQL (pg) or embedded PostgreSQL (PGlite). */
 export interface Db {
   readonly kind: 'postgres' | 'pglite';
   query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
   exec(sql: string): Promise<void>;
+  /**
+   * COPY … FROM STDIN with rows already in COPY text format; returns the rows copied. Only on
+   * PostgreSQL (the fast path for shipping); PGlite callers use a multi-row INSERT instead.
+   */
+  copyFrom?(sql: string, rows: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -23,6 +31,19 @@ export function postgresDb(url: string): Db {
     },
     async exec(sql) {
       await pool.query(sql);
+    },
+    async copyFrom(sql, rows) {
+      const client = await pool.connect();
+      try {
+        const stream = client.query(copyFrom(sql));
+        await pipeline(Readable.from([rows]), stream);
+        client.release();
+        return stream.rowCount;
+      } catch (err) {
+        // A connection that failed mid-COPY is not reused: its protocol state is unknown.
+        client.release(true);
+        throw err;
+      }
     },
     close: () => pool.end(),
   };

@@ -144,6 +144,13 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       CREATE INDEX consents_live ON consents (customer_id, recipient, purpose) WHERE withdrawn_at IS NULL;
     `,
   },
+  {
+    version: 7,
+    name: 'audit record stored once, as hashed',
+    // record_text is the canonical copy (the chain verifies against it); a jsonb twin doubled the
+    // write cost of every shipped record for queries that are rare and can cast record_text::jsonb.
+    sql: 'ALTER TABLE audit_events DROP COLUMN record',
+  },
 ];
 
 export async function migrate(db: Db): Promise<number> {
