@@ -22,16 +22,16 @@ export function emptyHits(): DetectorHits {
 const ID_CANDIDATE = /(?<![0-9A-Za-z])(\d{17}[\dXx])(?![0-9A-Za-z])/g;
 const CARD_CANDIDATE = /(?<![0-9A-Za-z])(\d{4}(?:[ -]?\d){9,15})(?![0-9A-Za-z])/g;
 const MOBILE_CANDIDATE = /(?<![0-9A-Za-z+])((?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8})(?![0-9A-Za-z])/g;
-/** At least 11 digits in the text: the fewest any of the three identifiers has. */
-function worthScanning(text: string): boolean {
-  if (text.length < 11) return false;
-  let digits = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57 && ++digits >= 11) return true;
-  }
-  return false;
+/**
+ * Characters any match can consist of: ASCII digits, the separators space and dash, the `+` of
+ * `+86` and the check letter X of a resident ID. Every match lies inside one run of these.
+ */
+function isRunChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || c === 32 || c === 45 || c === 43 || c === 88 || c === 120;
 }
+
+/** The fewest digits any of the three identifiers has (a mobile number). */
+const MIN_DIGITS = 11;
 
 // Mobile number segments allocated by MIIT (voice), by the first three digits.
 const MOBILE_PREFIX = /^1(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-35-9])/;
@@ -47,8 +47,11 @@ function isRealDate(yyyymmdd: string): boolean {
   const m = Number(yyyymmdd.slice(4, 6));
   const d = Number(yyyymmdd.slice(6, 8));
   if (y < 1900 || y > LATEST_BIRTH_YEAR || m < 1 || m > 12 || d < 1) return false;
-  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  return d <= (m === 2 ? (leap ? 29 : 28) : DAYS_IN_MONTH[m - 1] as number);
 }
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 export function looksLikeResidentId(candidate: string): boolean {
   return (
@@ -68,23 +71,136 @@ export function looksLikeMobile(candidate: string): boolean {
   return /^1\d{10}$/.test(digits) && MOBILE_PREFIX.test(digits);
 }
 
-/** Mask every validated identifier in `text`; counts go into `hits`. */
+/**
+ * Mask every validated identifier in `text`; counts go into `hits`. The text is cut into runs of
+ * identifier characters and only runs with enough digits are searched, each with one character of
+ * context either side (what the patterns' look-behind and look-ahead examine): the same matches
+ * as searching the whole text, without running three patterns over every timestamp and sentence.
+ */
 export function maskDetected(text: string, hits: DetectorHits): string {
-  if (!worthScanning(text)) return text;
-  let out = text.replace(ID_CANDIDATE, (m) => {
-    if (!looksLikeResidentId(m)) return m;
-    hits.residentId++;
-    return maskResidentId(m);
-  });
-  out = out.replace(CARD_CANDIDATE, (m) => {
-    if (!looksLikeBankCard(m)) return m;
+  const n = text.length;
+  if (n < MIN_DIGITS) return text;
+  let out: string | undefined;
+  let copied = 0;
+  let i = 0;
+  while (i < n) {
+    if (!isRunChar(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    const start = i;
+    let digits = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (!isRunChar(c)) break;
+      if (c >= 48 && c <= 57) digits++;
+    }
+    if (digits < MIN_DIGITS) continue;
+    const plain = maskPlainNumber(text, start, i, hits);
+    if (plain !== undefined) {
+      if (plain === null) continue;
+      out = (out ?? '') + text.slice(copied, start) + plain;
+      copied = i;
+      continue;
+    }
+    const before = start > 0 ? 1 : 0;
+    const after = i < n ? 1 : 0;
+    const window = text.slice(start - before, i + after);
+    const masked = maskWindow(window, hits);
+    if (masked === window) continue;
+    // The context characters are not run characters, so no match touched them: strip them back off.
+    out = (out ?? '') + text.slice(copied, start) + masked.slice(before, masked.length - after);
+    copied = i;
+  }
+  return out === undefined ? text : out + text.slice(copied);
+}
+
+function isAsciiLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/**
+ * The common case, decided without the patterns: a run that is one bare number (digits only, or
+ * 17 digits and a check letter). Look-behind and look-ahead forbid a match glued to a digit, so
+ * any match is the whole run, and the patterns reduce to its length and first digits; the order
+ * (resident ID, then card, then mobile) is the patterns' order. Returns the masked run, null when
+ * it stays as it is, or undefined when the run is not a bare number (the patterns decide).
+ */
+function maskPlainNumber(text: string, start: number, end: number, hits: DetectorHits): string | null | undefined {
+  const length = end - start;
+  for (let i = start; i < end - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  const last = text.charCodeAt(end - 1);
+  const checkLetter = last === 88 || last === 120;
+  if (!checkLetter && (last < 48 || last > 57)) return undefined;
+  if (checkLetter && length !== 18) return undefined;
+  // A letter right before or after: no pattern matches (the context is not a number boundary).
+  if ((start > 0 && isAsciiLetter(text.charCodeAt(start - 1))) || (end < text.length && isAsciiLetter(text.charCodeAt(end)))) return null;
+  const run = text.slice(start, end);
+  if (length === 18) {
+    if (looksLikeResidentId(run)) {
+      hits.residentId++;
+      return maskResidentId(run);
+    }
+    if (checkLetter) return null;
+  }
+  if (length >= 13 && length <= 19 && looksLikeBankCard(run)) {
     hits.bankCard++;
-    return maskBankCard(m);
-  });
-  out = out.replace(MOBILE_CANDIDATE, (m) => {
-    if (!looksLikeMobile(m)) return m;
+    return maskBankCard(run);
+  }
+  const mobileShape = (length === 11 && run.charCodeAt(0) === 49) || (length === 13 && run.startsWith('861'));
+  const third = run.charCodeAt(length - 10); // the digit after the leading 1
+  if (mobileShape && third >= 51 && third <= 57 && looksLikeMobile(run)) {
     hits.mobile++;
-    return maskMobile(m);
-  });
+    return maskMobile(run);
+  }
+  return null;
+}
+
+/** Digits in `text`, and the longest stretch of consecutive digits. */
+function digitCounts(text: string): { digits: number; longest: number } {
+  let digits = 0;
+  let longest = 0;
+  let stretch = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      digits++;
+      if (++stretch > longest) longest = stretch;
+    } else stretch = 0;
+  }
+  return { digits, longest };
+}
+
+/** One run (with its context characters): each pattern is tried only if the run could hold it. */
+function maskWindow(window: string, hits: DetectorHits): string {
+  let out = window;
+  let counts = digitCounts(out);
+  if (counts.longest >= 17) {
+    out = out.replace(ID_CANDIDATE, (m) => {
+      if (!looksLikeResidentId(m)) return m;
+      hits.residentId++;
+      return maskResidentId(m);
+    });
+    if (out !== window) counts = digitCounts(out);
+  }
+  if (counts.digits >= 13) {
+    const before = out;
+    out = out.replace(CARD_CANDIDATE, (m) => {
+      if (!looksLikeBankCard(m)) return m;
+      hits.bankCard++;
+      return maskBankCard(m);
+    });
+    if (out !== before) counts = digitCounts(out);
+  }
+  if (counts.digits >= MIN_DIGITS) {
+    out = out.replace(MOBILE_CANDIDATE, (m) => {
+      if (!looksLikeMobile(m)) return m;
+      hits.mobile++;
+      return maskMobile(m);
+    });
+  }
   return out;
 }
