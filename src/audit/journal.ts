@@ -30,9 +30,15 @@ export class JournalUnavailableError extends Error {
   }
 }
 
+/** A record read back for shipping, with the exact text its hash covers. */
+export interface ShippableRecord extends ChainedRecord {
+  readonly recordText: string;
+}
+
 interface Pending {
   /** Chained at append time, so hashing overlaps the previous batch's fsync. */
   readonly chained: ChainedRecord;
+  readonly recordText: string;
   readonly line: string;
   /** Needs its own fsync before resolving (decision records); others ride on the next one. */
   readonly durable: boolean;
@@ -41,6 +47,13 @@ interface Pending {
 }
 
 const READ_CHUNK = 8 * 1024 * 1024;
+
+/**
+ * Records written but not yet shipped are also kept in memory, up to this many, so the shipper
+ * normally reads nothing back from disk; a backlog beyond it (a long database outage, a restart)
+ * is read from the segment files.
+ */
+const MEMORY_TAIL_RECORDS = 20_000;
 
 /** Up to `length` bytes of a file from `offset`. */
 async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
@@ -95,6 +108,8 @@ export class Journal {
   #shippedSeq = 0;
   #unshippedBytes = 0;
   #queue: Pending[] = [];
+  /** Written records not yet shipped, oldest first, consecutive seqs (see MEMORY_TAIL_RECORDS). */
+  #tail: ShippableRecord[] = [];
   #flushing = false;
   #writable = true;
   #lastError: string | undefined;
@@ -178,7 +193,7 @@ export class Journal {
     // The record's text is embedded verbatim, so the hash can be recomputed from the line.
     const line = `{"instance":${JSON.stringify(this.#opts.instance)},"seq":${seq},"prevHash":"${prevHash}","hash":"${hash}","record":${recordText}}`;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ chained, line, durable, resolve, reject });
+      this.#queue.push({ chained, recordText, line, durable, resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
         setImmediate(() => void this.#flush());
@@ -186,10 +201,17 @@ export class Journal {
     });
   }
 
+  #remember(batch: readonly Pending[]): void {
+    for (const p of batch) this.#tail.push({ ...p.chained, recordText: p.recordText });
+    if (this.#tail.length > MEMORY_TAIL_RECORDS) this.#tail.splice(0, this.#tail.length - MEMORY_TAIL_RECORDS);
+  }
+
   /** The shipper reports how far the database has everything; frees spool budget. */
   async markShipped(seq: number): Promise<void> {
     if (seq <= this.#shippedSeq) return;
     this.#shippedSeq = seq;
+    const firstKept = this.#tail.findIndex((r) => r.seq > seq);
+    this.#tail.splice(0, firstKept === -1 ? this.#tail.length : firstKept);
     while (this.#unshippedBatches.length > 0 && (this.#unshippedBatches[0]?.lastSeq ?? 0) <= seq) {
       this.#unshippedBytes -= this.#unshippedBatches.shift()?.bytes ?? 0;
     }
@@ -200,8 +222,13 @@ export class Journal {
   #cursor: { file: string; offset: number; lastSeq: number } | undefined;
 
   /** Records with seq > `afterSeq`, in order, at most `limit` (for the shipper). */
-  async readAfter(afterSeq: number, limit: number): Promise<ChainedRecord[]> {
-    const out: ChainedRecord[] = [];
+  async readAfter(afterSeq: number, limit: number): Promise<ShippableRecord[]> {
+    const first = this.#tail[0];
+    if (first && first.seq <= afterSeq + 1) {
+      const from = afterSeq + 1 - first.seq;
+      return this.#tail.slice(from, from + limit);
+    }
+    const out: ShippableRecord[] = [];
     const segments = await listSegments(this.#opts.dir, this.#opts.instance);
     let startIndex = 0;
     let offset = 0;
@@ -222,7 +249,8 @@ export class Journal {
         if (nl === -1) break; // a record still being written, or the read window's end
         const rec = JSON.parse(buffer.subarray(pos, nl).toString('utf8')) as ChainedRecord;
         pos = nl + 1;
-        if (rec.seq > afterSeq) out.push(rec);
+        // JSON.stringify of the parsed record gives back exactly the text that was hashed.
+        if (rec.seq > afterSeq) out.push({ ...rec, recordText: JSON.stringify(rec.record) });
       }
       this.#cursor = { file, offset: from + pos, lastSeq: out.at(-1)?.seq ?? afterSeq };
       if (pos < buffer.length) break; // more in this segment: the next call continues here
@@ -307,6 +335,7 @@ export class Journal {
         this.#unshippedBatches.push({ lastSeq: last.seq, bytes: bytes.length });
         this.#writable = true;
         this.#lastError = undefined;
+        this.#remember(batch);
         for (const p of batch) p.resolve(p.chained);
       } catch (err) {
         this.#writable = false;

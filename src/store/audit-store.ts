@@ -14,7 +14,7 @@ const COLUMNS =
  * duplicates, so a batch that hits the primary key (only after a crash between insert and the
  * shipped-position update) falls back to the INSERT … ON CONFLICT DO NOTHING path.
  */
-export async function insertAuditBatch(db: Db, records: readonly ChainedRecord[]): Promise<number> {
+export async function insertAuditBatch(db: Db, records: readonly ShipRecord[]): Promise<number> {
   if (records.length === 0) return 0;
   const months = new Set<string>();
   for (const r of records) {
@@ -36,10 +36,13 @@ export async function insertAuditBatch(db: Db, records: readonly ChainedRecord[]
 
 const UNIQUE_VIOLATION = '23505';
 
-/** Exactly the text the journal hashed (JSON.parse/stringify round-trips it unchanged). */
-const recordText = (r: ChainedRecord) => JSON.stringify(r.record);
+/** A chained record, with the text its hash covers when the caller has it at hand. */
+type ShipRecord = ChainedRecord & { readonly recordText?: string };
 
-function copyRecordRow(r: ChainedRecord): string {
+/** Exactly the text the journal hashed (JSON.parse/stringify round-trips it unchanged). */
+const recordText = (r: ShipRecord) => r.recordText ?? JSON.stringify(r.record);
+
+function copyRecordRow(r: ShipRecord): string {
   const x = r.record;
   return copyRow([
     copyField(r.instance),
@@ -63,8 +66,8 @@ function copyRecordRow(r: ChainedRecord): string {
 }
 
 /** One multi-row INSERT (unnest of arrays) that skips rows already present. */
-async function insertIgnoringDuplicates(db: Db, records: readonly ChainedRecord[]): Promise<number> {
-  const col = <T>(fn: (r: ChainedRecord) => T) => records.map(fn);
+async function insertIgnoringDuplicates(db: Db, records: readonly ShipRecord[]): Promise<number> {
+  const col = <T>(fn: (r: ShipRecord) => T) => records.map(fn);
   const result = await db.query<{ seq: string }>(
     `INSERT INTO audit_events (${COLUMNS})
      SELECT t.instance_id, t.seq, t.occurred_at, t.type, t.request_id, t.caller_sub, t.caller_kind, t.caller_org,
