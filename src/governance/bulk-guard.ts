@@ -23,6 +23,57 @@ const recentByDb = new WeakMap<Db, Map<string, number>>();
 const RECENT_CAP = 100_000;
 
 /**
+ * Each replica caches the window count per caller × purpose, so a caller re-reading customers
+ * already counted costs no round trip. The cache is only trusted while it cannot be stale:
+ * - every change to bulk_access, by any replica, notifies every replica (a trigger, migration 8)
+ *   and drops that caller's entry; while the listening connection is down nothing is cached;
+ * - this replica's own additions drop the entry at once, without waiting for the notification;
+ * - an entry is re-read after COUNT_TTL_MS anyway, so customers leaving the window are not
+ *   counted for long (until then the count is too high, never too low).
+ * An embedded store belongs to this process alone, so its cache needs no notifications.
+ */
+const COUNT_TTL_MS = 10_000;
+const CHANGES_CHANNEL = 'custodian_bulk_access';
+
+interface SharedCounts {
+  readonly counts: Map<string, { count: number; at: number }>;
+  /** Bumped on every invalidation: a count read before it must not be cached after it. */
+  generation: number;
+  coherent(): boolean;
+}
+const countsByDb = new WeakMap<Db, SharedCounts>();
+
+function sharedCounts(db: Db): SharedCounts {
+  const existing = countsByDb.get(db);
+  if (existing) return existing;
+  const shared: SharedCounts = { counts: new Map(), generation: 0, coherent: () => true };
+  if (db.subscribe) {
+    const subscription = db.subscribe(CHANGES_CHANNEL, (payload) => {
+      shared.generation++;
+      if (payload === undefined) shared.counts.clear();
+      else shared.counts.delete(payload);
+    });
+    shared.coherent = () => subscription.live;
+  }
+  countsByDb.set(db, shared);
+  return shared;
+}
+
+/** The trigger's payload for a caller × purpose: md5(caller ␟ purpose), hex. */
+function countKey(caller: string, purpose: string): string {
+  return createHash('md5').update(`${caller}\u001f${purpose}`).digest('hex');
+}
+
+function recentKey(caller: string, purpose: string, digest: string): string {
+  return `${caller}\u0000${purpose}\u0000${digest}`;
+}
+
+/** Whether re-touches within RETOUCH_MS may be skipped: only for windows much longer than that. */
+function skipsRecent(windowSeconds: number): boolean {
+  return windowSeconds * 1000 >= 10 * RETOUCH_MS;
+}
+
+/**
  * Record that the caller touched these customers now. Returns how many of them were new in the
  * caller's window (not seen before), or undefined when nothing needed sending.
  */
@@ -40,9 +91,9 @@ export async function touchCustomers(
     recent = new Map();
     recentByDb.set(db, recent);
   }
-  const skipRecent = windowSeconds * 1000 >= 10 * RETOUCH_MS;
+  const skipRecent = skipsRecent(windowSeconds);
   const seen = recent;
-  const due = [...new Set(customers.map(digestOf))].filter((c) => !skipRecent || at - (seen.get(`${caller}\u0000${purpose}\u0000${c}`) ?? 0) > RETOUCH_MS);
+  const due = [...new Set(customers.map(digestOf))].filter((c) => !skipRecent || at - (seen.get(recentKey(caller, purpose, c)) ?? 0) > RETOUCH_MS);
   if (due.length === 0) return undefined;
   const since = new Date(at - windowSeconds * 1000).toISOString();
   // xmax = 0 on the returned row means it was inserted, not updated; an updated row whose last
@@ -60,8 +111,14 @@ export async function touchCustomers(
     [caller, purpose, due, now.toISOString(), since],
   );
   if (recent.size > RECENT_CAP) recent.clear();
-  for (const c of due) recent.set(`${caller}\u0000${purpose}\u0000${c}`, at);
-  return r.rows.filter((row) => row.fresh).length;
+  for (const c of due) recent.set(recentKey(caller, purpose, c), at);
+  const fresh = r.rows.filter((row) => row.fresh).length;
+  if (fresh > 0) {
+    const shared = sharedCounts(db);
+    shared.generation++;
+    shared.counts.delete(countKey(caller, purpose));
+  }
+  return fresh;
 }
 
 /** Distinct customers in the window, and which of `candidates` are already among them. */
@@ -73,13 +130,27 @@ export async function windowCount(
   candidates: readonly string[],
   now = new Date(),
 ): Promise<{ count: number; alreadySeen: Set<string> }> {
-  const since = new Date(now.getTime() - windowSeconds * 1000).toISOString();
+  const at = now.getTime();
   const digests = candidates.map(digestOf);
+  const shared = sharedCounts(db);
+  const key = countKey(caller, purpose);
+  if (skipsRecent(windowSeconds) && shared.coherent()) {
+    // Every candidate touched by this replica moments ago is in the window; the count is cached.
+    const cached = shared.counts.get(key);
+    const recent = recentByDb.get(db);
+    if (cached && at - cached.at < COUNT_TTL_MS && digests.every((d) => at - (recent?.get(recentKey(caller, purpose, d)) ?? 0) <= RETOUCH_MS)) {
+      return { count: cached.count, alreadySeen: new Set(candidates) };
+    }
+  }
+  const generation = shared.generation;
+  const since = new Date(at - windowSeconds * 1000).toISOString();
   const r = await db.query<{ n: string; seen: string[] | null }>(
     `SELECT count(*) AS n, array_agg(customer_id) FILTER (WHERE customer_id = ANY($4::text[])) AS seen
      FROM bulk_access WHERE caller = $1 AND purpose = $2 AND seen_at > $3`,
     [caller, purpose, since, digests],
   );
   const seenDigests = new Set(r.rows[0]?.seen ?? []);
-  return { count: Number(r.rows[0]?.n ?? 0), alreadySeen: new Set(candidates.filter((_c, i) => seenDigests.has(digests[i] as string))) };
+  const count = Number(r.rows[0]?.n ?? 0);
+  if (shared.generation === generation && shared.coherent()) shared.counts.set(key, { count, at });
+  return { count, alreadySeen: new Set(candidates.filter((_c, i) => seenDigests.has(digests[i] as string))) };
 }

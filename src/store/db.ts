@@ -15,7 +15,72 @@ export interface Db {
    * PostgreSQL (the fast path for shipping); PGlite callers use a multi-row INSERT instead.
    */
   copyFrom?(sql: string, rows: string): Promise<number>;
+  /**
+   * LISTEN on a channel over a connection of its own, reconnecting by itself. `onMessage` gets each
+   * payload, and undefined whenever messages may have been missed (after every (re)connect).
+   * Only on PostgreSQL, where other processes share the database; an embedded store has no
+   * other writer.
+   */
+  subscribe?(channel: string, onMessage: (payload: string | undefined) => void): Subscription;
   close(): Promise<void>;
+}
+
+export interface Subscription {
+  /** Listening now: messages sent from here on will arrive. */
+  readonly live: boolean;
+}
+
+const RECONNECT_MS = 1000;
+
+/** A LISTEN connection that comes back after the server or the network drops it. */
+function listen(url: string, channel: string, onMessage: (payload: string | undefined) => void) {
+  if (!/^[a-z_]+$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
+  let client: pg.Client | undefined;
+  let live = false;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const reconnectLater = () => {
+    live = false;
+    if (closed || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void connect();
+    }, RECONNECT_MS);
+    timer.unref();
+  };
+  const connect = async () => {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    c.on('error', reconnectLater);
+    c.on('end', reconnectLater);
+    c.on('notification', (m) => {
+      if (m.channel === channel) onMessage(m.payload);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${channel}`);
+      if (closed) return void (await c.end());
+      client = c;
+      onMessage(undefined); // whatever happened while not listening is unknown
+      live = true;
+    } catch {
+      await c.end().catch(() => undefined);
+      reconnectLater();
+    }
+  };
+  void connect();
+  return {
+    subscription: {
+      get live() {
+        return live;
+      },
+    },
+    close: async () => {
+      closed = true;
+      live = false;
+      if (timer) clearTimeout(timer);
+      await client?.end().catch(() => undefined);
+    },
+  };
 }
 
 /** PostgreSQL through a pg pool. Errors keep pg's code (for outage detection) but not the URL. */
@@ -23,6 +88,7 @@ export function postgresDb(url: string): Db {
   const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000 });
   // A dropped idle connection must not crash the gateway; the next query reconnects.
   pool.on('error', () => undefined);
+  const listeners: { close: () => Promise<void> }[] = [];
   return {
     kind: 'postgres',
     async query(sql, params) {
@@ -45,7 +111,15 @@ export function postgresDb(url: string): Db {
         throw err;
       }
     },
-    close: () => pool.end(),
+    subscribe(channel, onMessage) {
+      const l = listen(url, channel, onMessage);
+      listeners.push(l);
+      return l.subscription;
+    },
+    async close() {
+      await Promise.all(listeners.map((l) => l.close()));
+      await pool.end();
+    },
   };
 }
 

@@ -151,6 +151,23 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
     // write cost of every shipped record for queries that are rare and can cast record_text::jsonb.
     sql: 'ALTER TABLE audit_events DROP COLUMN record',
   },
+  {
+    version: 8,
+    name: 'bulk access change notifications',
+    // Replicas cache each caller's distinct-customer count; any change to a caller's rows, made by
+    // any replica, tells every replica to read that count again. The payload is a digest of
+    // caller and purpose: fixed length (NOTIFY payloads are limited) and no caller id in clear.
+    sql: `
+      CREATE FUNCTION custodian_bulk_access_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM pg_notify('custodian_bulk_access', md5(NEW.caller || chr(31) || NEW.purpose));
+        RETURN NULL;
+      END
+      $fn$;
+      CREATE TRIGGER bulk_access_changed AFTER INSERT OR UPDATE ON bulk_access
+        FOR EACH ROW EXECUTE FUNCTION custodian_bulk_access_changed();
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number> {

@@ -14,7 +14,7 @@ let shared: Promise<Db> | undefined;
 /** A migrated PGlite data directory to copy (made once per machine). */
 export async function pgliteTemplate(): Promise<string> {
   const { version } = JSON.parse(readFileSync('node_modules/@electric-sql/pglite/package.json', 'utf8')) as { version: string };
-  const template = join(tmpdir(), `custodian-pglite-template-${version}-v9`);
+  const template = join(tmpdir(), `custodian-pglite-template-${version}-v10`);
   if (existsSync(join(template, 'ready'))) return template;
   const building = mkdtempSync(join(tmpdir(), 'custodian-pglite-build-'));
   const db = await pgliteDb(building);

@@ -1,0 +1,109 @@
+import t from 'tap';
+import { touchCustomers, windowCount } from '../../src/governance/bulk-guard.js';
+import { type Db, postgresDb } from '../../src/store/db.js';
+import { migrate } from '../../src/store/migrations.js';
+import { startThrowawayPostgres } from '../helpers/throwaway-postgres.js';
+
+/**
+ * Replicas cache each caller's distinct-customer count and learn of each other's additions from
+ * PostgreSQL notifications. Two replicas here are two connection pools on one database (a server
+ * of the test's own, because one case cuts the listening connection). What must hold: a replica
+ * never decides on a count older than another replica's committed additions once notified, its
+ * own additions count at once, and without a live listener nothing is cached.
+ */
+function counting(db: Db): Db & { readonly queries: number } {
+  let queries = 0;
+  return {
+    kind: db.kind,
+    query: (sql, params) => {
+      queries++;
+      return db.query(sql, params);
+    },
+    exec: (sql) => db.exec(sql),
+    copyFrom: db.copyFrom?.bind(db),
+    subscribe: db.subscribe?.bind(db),
+    close: () => db.close(),
+    get queries() {
+      return queries;
+    },
+  };
+}
+
+async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 3000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const HOUR = 3600;
+
+t.test('replicas share the bulk count through notifications; a cut listener disables the cache', async (t) => {
+  const server = await startThrowawayPostgres();
+  t.teardown(() => server.destroy());
+  const a = counting(postgresDb(server.url));
+  const b = counting(postgresDb(server.url));
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  await migrate(a);
+  const caller = 'staff::insider';
+  const count = async (db: Db, candidates: string[] = []) => (await windowCount(db, caller, 'customer_service', HOUR, candidates)).count;
+
+  // A's listener comes up; then repeated checks for customers A has just counted are answered locally.
+  await touchCustomers(a, caller, 'customer_service', ['c1', 'c2'], HOUR);
+  await eventually(
+    async () => {
+      const before = a.queries;
+      await count(a, ['c1']);
+      await count(a, ['c1']);
+      return a.queries - before;
+    },
+    (n) => n <= 1,
+  );
+  const before = a.queries;
+  t.equal(await count(a, ['c1', 'c2']), 2);
+  t.equal(await count(a), 2);
+  t.equal(a.queries, before, 'answered from the cache: no round trip');
+
+  // B adds three customers: A reads the count again once notified, and never uses the old one.
+  await touchCustomers(b, caller, 'customer_service', ['c3', 'c4', 'c5'], HOUR);
+  t.equal(await eventually(() => count(a), (n) => n === 5, 2000), 5, "A sees B's additions");
+
+  // A's own addition counts at once, without waiting for its notification.
+  await touchCustomers(a, caller, 'customer_service', ['c6'], HOUR);
+  t.equal(await count(a), 6, "A's own addition, immediately");
+
+  // A customer A has not touched itself is always checked in the database.
+  const q = a.queries;
+  await count(a, ['c3']);
+  t.ok(a.queries > q, 'a candidate this replica has not counted goes to the database');
+
+  // Cut A's listening connection: until it is back, every check goes to the database, so B's
+  // additions are seen at once.
+  await b.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN custodian_bulk_access'");
+  await new Promise((r) => setTimeout(r, 100));
+  await touchCustomers(b, caller, 'customer_service', ['c7'], HOUR);
+  const q2 = a.queries;
+  t.equal(await count(a), 7, "B's addition seen while A's listener is down");
+  t.equal(await count(a), 7);
+  t.ok(a.queries >= q2 + 2, 'no caching without a listener');
+
+  // The listener comes back by itself, and caching resumes from a fresh count.
+  const resumed = await eventually(
+    async () => {
+      const n = a.queries;
+      await count(a);
+      await count(a);
+      return a.queries - n;
+    },
+    (n) => n <= 1,
+    5000,
+  );
+  t.ok(resumed <= 1, 'cached again after reconnecting');
+  await touchCustomers(b, caller, 'customer_service', ['c8'], HOUR);
+  t.equal(await eventually(() => count(a), (n) => n === 8, 2000), 8, 'and notified again');
+});
