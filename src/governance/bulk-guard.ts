@@ -64,8 +64,8 @@ function countKey(caller: string, purpose: string): string {
   return createHash('md5').update(`${caller}\u001f${purpose}`).digest('hex');
 }
 
-function recentKey(caller: string, purpose: string, digest: string): string {
-  return `${caller}\u0000${purpose}\u0000${digest}`;
+function recentKey(caller: string, purpose: string, customerId: string): string {
+  return `${caller}\u0000${purpose}\u0000${customerId}`;
 }
 
 /** Whether re-touches within RETOUCH_MS may be skipped: only for windows much longer than that. */
@@ -93,8 +93,10 @@ export async function touchCustomers(
   }
   const skipRecent = skipsRecent(windowSeconds);
   const seen = recent;
-  const due = [...new Set(customers.map(digestOf))].filter((c) => !skipRecent || at - (seen.get(recentKey(caller, purpose, c)) ?? 0) > RETOUCH_MS);
-  if (due.length === 0) return undefined;
+  // Recent touches are remembered by customer id (in memory only); the table gets digests.
+  const dueIds = [...new Set(customers)].filter((c) => !skipRecent || at - (seen.get(recentKey(caller, purpose, c)) ?? 0) > RETOUCH_MS);
+  if (dueIds.length === 0) return undefined;
+  const due = dueIds.map(digestOf);
   const since = new Date(at - windowSeconds * 1000).toISOString();
   // xmax = 0 on the returned row means it was inserted, not updated; an updated row whose last
   // touch had left the window counts as new too.
@@ -111,7 +113,7 @@ export async function touchCustomers(
     [caller, purpose, due, now.toISOString(), since],
   );
   if (recent.size > RECENT_CAP) recent.clear();
-  for (const c of due) recent.set(recentKey(caller, purpose, c), at);
+  for (const c of dueIds) recent.set(recentKey(caller, purpose, c), at);
   const fresh = r.rows.filter((row) => row.fresh).length;
   if (fresh > 0) {
     const shared = sharedCounts(db);
@@ -131,18 +133,18 @@ export async function windowCount(
   now = new Date(),
 ): Promise<{ count: number; alreadySeen: Set<string> }> {
   const at = now.getTime();
-  const digests = candidates.map(digestOf);
   const shared = sharedCounts(db);
   const key = countKey(caller, purpose);
   if (skipsRecent(windowSeconds) && shared.coherent()) {
     // Every candidate touched by this replica moments ago is in the window; the count is cached.
     const cached = shared.counts.get(key);
     const recent = recentByDb.get(db);
-    if (cached && at - cached.at < COUNT_TTL_MS && digests.every((d) => at - (recent?.get(recentKey(caller, purpose, d)) ?? 0) <= RETOUCH_MS)) {
+    if (cached && at - cached.at < COUNT_TTL_MS && candidates.every((c) => at - (recent?.get(recentKey(caller, purpose, c)) ?? 0) <= RETOUCH_MS)) {
       return { count: cached.count, alreadySeen: new Set(candidates) };
     }
   }
   const generation = shared.generation;
+  const digests = candidates.map(digestOf);
   const since = new Date(at - windowSeconds * 1000).toISOString();
   const r = await db.query<{ n: string; seen: string[] | null }>(
     `SELECT count(*) AS n, array_agg(customer_id) FILTER (WHERE customer_id = ANY($4::text[])) AS seen
