@@ -31,6 +31,7 @@ interface Target {
 
 const DURATION_SEC = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = 16;
+const SETTLE_MS = 2000;
 
 function hasTaskset(): boolean {
   try {
@@ -122,6 +123,9 @@ async function measure(target: Target, path: string): Promise<Measured> {
   const cpuBefore = target.pid ? cpuMicrosOf(target.pid) : 0;
   const throughput = await load(url, target.headers, CONNECTIONS, DURATION_SEC);
   const cpuAfter = target.pid ? cpuMicrosOf(target.pid) : 0;
+  // Let work the load left behind (Custodian ships its audit backlog to the database) finish,
+  // so the latency phase measures a request, not the tail of the throughput phase.
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   // Latency at low concurrency (one request at a time, sub-millisecond timer): what one request
   // costs, not queueing under saturation.
   const latency = await sequentialLatency(url, target.headers, Math.max(2, Math.round(DURATION_SEC / 2)));
@@ -233,7 +237,7 @@ export async function benchProxy(): Promise<BenchSection> {
     rows.push({ name: 'record-before-release: added p50 under load', value: added, unit: 'ms', target: '≤ 0.5 ms', pass: added <= 0.5 && durable.errors === 0 });
     return {
       title: 'Proxy throughput and latency (issues 4, 5 and 6)',
-      description: `${pinned ? 'Each proxy pinned to core 0 (taskset); load generator (autocannon) and upstream on core 1.' : 'taskset unavailable: processes not pinned.'} ${DURATION_SEC} s per throughput phase with ${CONNECTIONS} connections after a 1 s warm-up; latency from a separate 1-connection phase. Custodian runs the demo dictionary and the customer-service view (names, IDs, mobiles, cards masked; detectors on remarks). Custodian includes durable audit (decision record fsync'd before release, shipped to a PostgreSQL database on this machine); a second Custodian with async audit isolates the record-before-release cost.`,
+      description: `${pinned ? 'Each proxy pinned to core 0 (taskset); load generator (autocannon) and upstream on core 1.' : 'taskset unavailable: processes not pinned.'} ${DURATION_SEC} s per throughput phase with ${CONNECTIONS} connections after a 1 s warm-up; latency from a separate 1-connection phase, 2 s after the throughput phase (the audit backlog it left has been shipped). Custodian runs the demo dictionary and the customer-service view (names, IDs, mobiles, cards masked; detectors on remarks). Custodian includes durable audit (decision record fsync'd before release, shipped to a PostgreSQL database on this machine); a second Custodian with async audit isolates the record-before-release cost.`,
       rows,
     };
   } finally {
