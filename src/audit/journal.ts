@@ -38,8 +38,7 @@ export interface ShippableRecord extends ChainedRecord {
 
 interface Pending {
   /** Chained at append time, so hashing overlaps the previous batch's fsync. */
-  readonly chained: ChainedRecord;
-  readonly recordText: string;
+  readonly chained: ShippableRecord;
   readonly line: string;
   /** Needs its own fsync before resolving (decision records); others ride on the next one. */
   readonly durable: boolean;
@@ -55,6 +54,8 @@ const READ_CHUNK = 8 * 1024 * 1024;
  * is read from the segment files.
  */
 const MEMORY_TAIL_RECORDS = 20_000;
+
+const WRITE_IN_PLACE_BYTES = 32 * 1024;
 
 /** Up to `length` bytes of a file from `offset`. */
 async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
@@ -190,11 +191,12 @@ export class Journal {
     const recordText = JSON.stringify(record);
     const hash = chainHash(prevHash, this.#opts.instance, seq, recordText);
     this.#pendingHash = hash;
-    const chained: ChainedRecord = { instance: this.#opts.instance, seq, prevHash, hash, record };
+    // Kept as is for the shipper (with the text the hash covers), so nothing is copied later.
+    const chained: ShippableRecord = { instance: this.#opts.instance, seq, prevHash, hash, record, recordText };
     // The record's text is embedded verbatim, so the hash can be recomputed from the line.
     const line = `{"instance":${JSON.stringify(this.#opts.instance)},"seq":${seq},"prevHash":"${prevHash}","hash":"${hash}","record":${recordText}}`;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ chained, recordText, line, durable, resolve, reject });
+      this.#queue.push({ chained, line, durable, resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
         // Start writing as soon as the current synchronous work yields, not a loop turn later: the
@@ -206,7 +208,7 @@ export class Journal {
   }
 
   #remember(batch: readonly Pending[]): void {
-    for (const p of batch) this.#tail.push({ ...p.chained, recordText: p.recordText });
+    for (const p of batch) this.#tail.push(p.chained);
     if (this.#tail.length > MEMORY_TAIL_RECORDS) this.#tail.splice(0, this.#tail.length - MEMORY_TAIL_RECORDS);
   }
 
@@ -324,10 +326,15 @@ export class Journal {
         fh = await this.#openSegmentFor(this.#headSeq + 1);
         const sizeBefore = this.#segmentSize;
         try {
-          // The write itself only copies into the page cache, so it is done in place: an async
-          // write would need the event loop to come back for it before the fdatasync could even
-          // start, and under load that return comes late. Only the fdatasync waits on the disk.
-          for (let written = 0; written < bytes.length; ) written += writeSync(fh.fd, bytes, written, bytes.length - written, null);
+          // A small batch (light load: latency matters) is copied into the page cache in place:
+          // an async write would need the event loop to come back for it before the fdatasync
+          // could even start. A large one (heavy load: throughput matters) is written from the
+          // thread pool, off the event loop. Either way only the fdatasync waits on the disk.
+          if (bytes.length <= WRITE_IN_PLACE_BYTES) {
+            for (let written = 0; written < bytes.length; ) written += writeSync(fh.fd, bytes, written, bytes.length - written, null);
+          } else {
+            await fh.write(bytes, 0, bytes.length, null);
+          }
           // One fdatasync per batch, and none for a batch nobody waits on being durable.
           if (batch.some((p) => p.durable)) await fh.datasync();
         } catch (err) {
