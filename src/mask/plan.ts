@@ -12,6 +12,8 @@ export interface FieldRule {
   readonly operator: CompiledOperator;
   /** Free text released in clear under this rule is scanned by the detectors. */
   readonly scan: boolean;
+  /** The rule's index in its plan: the field report counts by it (an array slot, not a map). */
+  readonly slot?: number;
 }
 
 /**
@@ -33,6 +35,7 @@ function ruleFor(
   view: ViewConfig | undefined,
   keys: PseudonymKeys,
   detectors: boolean,
+  slot: number,
 ): FieldRule {
   // Precedence: the view's rule for this field, then for its class, then the class default.
   // C3 (secrets) stays dropped unless a view names it explicitly (field or class).
@@ -40,7 +43,7 @@ function ruleFor(
   const spec = chosen === 'default' ? (entry.operator ?? defaultOperatorFor(entry.class)) : chosen;
   const operator = compileOperator(spec, keys);
   const clearText = entry.class === 'public' || entry.class === 'C1';
-  return Object.freeze({ name, dataClass: entry.class, operator, scan: detectors && clearText && operator.action === 'kept' });
+  return Object.freeze({ name, dataClass: entry.class, operator, scan: detectors && clearText && operator.action === 'kept', slot });
 }
 
 export function compileFieldPlan(
@@ -51,10 +54,11 @@ export function compileFieldPlan(
 ): FieldPlan {
   const view = route.views[purpose];
   const byName = new Map<string, FieldRule>();
-  for (const [name, entry] of classification.fields) byName.set(name, ruleFor(name, entry, view, keys, route.detectors));
+  let slot = 0;
+  for (const [name, entry] of classification.fields) byName.set(name, ruleFor(name, entry, view, keys, route.detectors, slot++));
   const byPath = new Map<string, FieldRule>();
   for (const [path, entry] of classification.paths) {
-    byPath.set(path, ruleFor(path, entry, view, keys, route.detectors));
+    byPath.set(path, ruleFor(path, entry, view, keys, route.detectors, slot++));
   }
   const unknown: FieldRule =
     route.unknownFields === 'keep'

@@ -7,6 +7,8 @@ export interface ReportableRule {
   readonly name: string | undefined;
   readonly dataClass: string;
   readonly operator: { readonly action: Action };
+  /** Index of the rule within its plan, when it has one (see FieldRule.slot). */
+  readonly slot?: number;
 }
 
 const UNKNOWN_NAMES_CAP = 256;
@@ -17,18 +19,43 @@ const UNKNOWN_NAMES_CAP = 256;
  * per rule object (one Map update per field), names and classes are derived when asked.
  */
 export class FieldReport {
-  readonly #perRule = new Map<ReportableRule, number>();
+  // Counts per rule: by the rule's slot in its plan (one array update per field, the hot path),
+  // or in a map for a rule without one or whose slot another rule already took.
+  readonly #slotRules: ReportableRule[] = [];
+  readonly #slotCounts: number[] = [];
+  readonly #otherRules = new Map<ReportableRule, number>();
   readonly #unknown = new Map<string, { action: Action; count: number }>();
   readonly detectorHits: DetectorHits = emptyHits();
 
   record(rule: ReportableRule, fieldName: string): void {
     if (rule.name !== undefined) {
-      this.#perRule.set(rule, (this.#perRule.get(rule) ?? 0) + 1);
+      const slot = rule.slot;
+      if (slot !== undefined) {
+        const holder = this.#slotRules[slot];
+        if (holder === rule) {
+          (this.#slotCounts[slot] as number)++;
+          return;
+        }
+        if (holder === undefined) {
+          this.#slotRules[slot] = rule;
+          this.#slotCounts[slot] = 1;
+          return;
+        }
+      }
+      this.#otherRules.set(rule, (this.#otherRules.get(rule) ?? 0) + 1);
       return;
     }
     const seen = this.#unknown.get(fieldName);
     if (seen) seen.count++;
     else if (this.#unknown.size < UNKNOWN_NAMES_CAP) this.#unknown.set(fieldName, { action: rule.operator.action, count: 1 });
+  }
+
+  /** Every rule that matched at least one field, with its count. */
+  #perRule(): [ReportableRule, number][] {
+    const out: [ReportableRule, number][] = [];
+    this.#slotRules.forEach((rule, slot) => out.push([rule, this.#slotCounts[slot] as number]));
+    for (const entry of this.#otherRules) out.push(entry);
+    return out;
   }
 
   /** Field names per action. */
@@ -41,7 +68,7 @@ export class FieldReport {
       dropped: new Set(),
       nulled: new Set(),
     };
-    for (const rule of this.#perRule.keys()) out[rule.operator.action].add(rule.name as string);
+    for (const [rule] of this.#perRule()) out[rule.operator.action].add(rule.name as string);
     for (const [name, { action }] of this.#unknown) out[action].add(name);
     return out;
   }
@@ -50,7 +77,7 @@ export class FieldReport {
   get counts(): Map<string, number> {
     const counts = new Map<string, number>();
     const add = (key: string, n: number) => counts.set(key, (counts.get(key) ?? 0) + n);
-    for (const [rule, n] of this.#perRule) add(`${rule.dataClass}:${rule.operator.action}`, n);
+    for (const [rule, n] of this.#perRule()) add(`${rule.dataClass}:${rule.operator.action}`, n);
     for (const { action, count } of this.#unknown.values()) add(`unknown:${action}`, count);
     return counts;
   }
@@ -58,7 +85,7 @@ export class FieldReport {
   /** Classes released in clear (e.g. C2 kept for credit assessment). */
   get revealedClasses(): Set<string> {
     const classes = new Set<string>();
-    for (const rule of this.#perRule.keys()) {
+    for (const [rule] of this.#perRule()) {
       if (rule.operator.action === 'kept' && (rule.dataClass === 'C2' || rule.dataClass === 'C3')) classes.add(rule.dataClass);
     }
     return classes;
