@@ -53,7 +53,10 @@ export class FieldReport {
   /** Every rule that matched at least one field, with its count. */
   #perRule(): [ReportableRule, number][] {
     const out: [ReportableRule, number][] = [];
-    this.#slotRules.forEach((rule, slot) => out.push([rule, this.#slotCounts[slot] as number]));
+    // forEach skips the holes of slots no field used.
+    this.#slotRules.forEach((rule, slot) => {
+      out.push([rule, this.#slotCounts[slot] as number]);
+    });
     for (const entry of this.#otherRules) out.push(entry);
     return out;
   }
