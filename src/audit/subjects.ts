@@ -1,11 +1,40 @@
-import type { SubjectSource } from '../config/types.js';
+import type { MaskingConfig, SubjectSource } from '../config/types.js';
 import { emptyHits, maskDetected } from '../mask/detectors.js';
+import { pseudonymise } from '../mask/pseudonym.js';
+
+type SubjectKeys = Pick<MaskingConfig, 'pseudonymKeys' | 'activePseudonymKey'>;
+
+/**
+ * How a customer id is written into an audit record. Most ids (account numbers, database keys)
+ * as given. An id that is itself an identifier (an ID number used as the key) is never written in
+ * clear: it is written as its keyed pseudonym under the active key, which the officer's "who
+ * accessed customer X" query can compute again from X; without a pseudonym key, masked (such
+ * records can only be found by the masked form, which other customers may share).
+ */
+export function recordedSubjectId(id: string, keys: SubjectKeys): string {
+  const masked = maskDetected(id, emptyHits());
+  if (masked === id) return id;
+  const keyId = keys.activePseudonymKey;
+  const secret = keyId === undefined ? undefined : keys.pseudonymKeys.get(keyId);
+  return keyId !== undefined && secret !== undefined ? pseudonymise(id, keyId, secret) : masked;
+}
+
+/**
+ * Every form under which records may hold a customer: as given, as its pseudonym under each
+ * configured key (records from before a key rotation included), and masked — flagged, because a
+ * masked form can be another customer's too.
+ */
+export function recordedSubjectForms(id: string, keys: SubjectKeys): { exact: string[]; masked: string | undefined } {
+  const masked = maskDetected(id, emptyHits());
+  if (masked === id) return { exact: [id], masked: undefined };
+  return { exact: [id, ...[...keys.pseudonymKeys].map(([keyId, secret]) => pseudonymise(id, keyId, secret))], masked };
+}
 
 /**
  * The customer ids a request touched, from the route's subject definition: path parameters and
  * query parameters at decision time, JSON paths in the response as it is transformed. Capped
  * list plus an exact count. An id that is itself an identifier (an ID number used as a key) is
- * masked whenever it is written out.
+ * never written out in clear (see recordedSubjectId).
  */
 export class SubjectSet {
   readonly #ids = new Set<string>();
@@ -19,7 +48,7 @@ export class SubjectSet {
   add(value: unknown): void {
     if (value === null || value === undefined || typeof value === 'object') return;
     // Kept as given: restrictions, consents and the bulk guard compare real ids. Only what is
-    // written out (toJSON, the audit record) is masked.
+    // written out (toRecord, the audit record) is masked or pseudonymised.
     const id = String(value);
     if (this.#ids.has(id)) return;
     this.#count++;
@@ -35,9 +64,9 @@ export class SubjectSet {
     return this.#count;
   }
 
-  /** For the audit record: an id that is itself an identifier (an ID number as key) is masked. */
-  toJSON(): { ids: string[]; count: number } {
-    return { ids: [...new Set([...this.#ids].map((id) => maskDetected(id, emptyHits())))], count: this.#count };
+  /** For the audit record: ids as recordedSubjectId writes them (never an identifier in clear). */
+  toRecord(keys: SubjectKeys): { ids: string[]; count: number } {
+    return { ids: [...new Set([...this.#ids].map((id) => recordedSubjectId(id, keys)))], count: this.#count };
   }
 }
 

@@ -72,7 +72,7 @@ export async function runAuditSubject(
   const db = await storeOf(config, options.varDir);
   try {
     await migrate(db);
-    const accesses = await subjectHistory(db, subject, from, to);
+    const accesses = await subjectHistory(db, subject, from, to, config.masking);
     if (options.json) {
       out(JSON.stringify({ subject, from: from.toISOString(), to: to.toISOString(), accesses }, null, 2));
       return 0;

@@ -9,7 +9,7 @@ import { answerObjection, createRestriction, liftRestriction, listRestrictions, 
 import type { PolicyHolder } from '../policy/compile.js';
 import { subjectHistory } from '../store/audit-store.js';
 import type { Db } from '../store/db.js';
-import { emptyHits, maskDetected } from '../mask/detectors.js';
+import { recordedSubjectId } from '../audit/subjects.js';
 import { rawHeaderValues } from './raw-headers.js';
 
 export interface AdminApiDeps {
@@ -61,8 +61,8 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
       id: randomUUID(),
       time: new Date().toISOString(),
       caller: { sub: who.subject, kind: who.kind, org: who.organisation, roles: who.roles },
-      // An id that is itself an identifier (an ID number as key) is written masked.
-      subjects: customerId ? { ids: [maskDetected(customerId, emptyHits())], count: 1 } : undefined,
+      // An id that is itself an identifier (an ID number as key) is never written in clear.
+      subjects: customerId ? { ids: [recordedSubjectId(customerId, deps.policy.current.config.masking)], count: 1 } : undefined,
       detail: { action, ...detail },
     });
 
@@ -73,7 +73,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
     const to = request.query.to ? new Date(request.query.to) : new Date(Date.now() + 60_000);
     if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) return reply.code(400).send({ error: 'from/to must be dates' });
     await record(who, 'read access history', { from: from.toISOString(), to: to.toISOString() }, request.params.id);
-    return { subject: request.params.id, from: from.toISOString(), to: to.toISOString(), accesses: await subjectHistory(deps.db, request.params.id, from, to) };
+    return { subject: request.params.id, from: from.toISOString(), to: to.toISOString(), accesses: await subjectHistory(deps.db, request.params.id, from, to, deps.policy.current.config.masking) };
   });
 
   app.post<{ Body: { customerId?: unknown; kind?: unknown; purposes?: unknown; ticket?: unknown; dueInDays?: unknown } }>('/admin/restrictions', async (request, reply) => {

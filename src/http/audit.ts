@@ -26,7 +26,7 @@ function requestFacts(request: FastifyRequest): Omit<AuditRecord, 'v' | 'type' |
     path: target && classification ? maskPath(target.segments, match?.params ?? {}, classification) : undefined,
     query: target && classification && target.rawQuery ? maskQuery(target.rawQuery, classification) : undefined,
     upstream: upstream?.name,
-    subjects: subjects?.toJSON(),
+    subjects: subjects && policy ? subjects.toRecord(policy.config.masking) : undefined,
     client: { ip: request.ip },
     tls: { version: protocol, certFingerprint: principal?.certificateThumbprint },
   };

@@ -1,5 +1,7 @@
 import type { ChainedRecord } from '../audit/record.js';
 import type { Db } from './db.js';
+import { recordedSubjectForms } from '../audit/subjects.js';
+import type { MaskingConfig } from '../config/types.js';
 import { copyField, copyRow, copyTextArray } from './copy-text.js';
 import { ensurePartition } from './migrations.js';
 
@@ -153,30 +155,43 @@ export interface SubjectAccess {
   readonly decision: string | null;
   readonly status: number | null;
   readonly revealedClasses: readonly string[];
+  /** Found only by the masked form of the customer's id, which other customers can share. */
+  readonly ambiguous?: true;
 }
 
 /**
  * "Who accessed my data": every completed request that touched the customer, with the classes
  * released in clear. What the officer needs to answer a customer (PIPL art. 45, 征信业管理条例 art. 25).
+ * The customer is looked up under every form records hold it in (recordedSubjectForms); a line
+ * found only by a masked form is flagged `ambiguous`, since another customer can share it.
  */
-export async function subjectHistory(db: Db, subject: string, from: Date, to: Date): Promise<SubjectAccess[]> {
-  const r = await db.query<{ occurred_at: Date | string; record_text: string }>(
-    `SELECT occurred_at, record_text FROM audit_events
-     WHERE $1 = ANY(subjects) AND occurred_at >= $2 AND occurred_at < $3 AND type IN ('decision', 'completion')
+export async function subjectHistory(
+  db: Db,
+  subject: string,
+  from: Date,
+  to: Date,
+  keys: Pick<MaskingConfig, 'pseudonymKeys' | 'activePseudonymKey'>,
+): Promise<SubjectAccess[]> {
+  const forms = recordedSubjectForms(subject, keys);
+  const exact = new Set(forms.exact);
+  const r = await db.query<{ occurred_at: Date | string; record_text: string; subjects: string[] }>(
+    `SELECT occurred_at, record_text, subjects FROM audit_events
+     WHERE subjects && $1::text[] AND occurred_at >= $2 AND occurred_at < $3 AND type IN ('decision', 'completion')
      ORDER BY occurred_at, seq`,
-    [subject, from.toISOString(), to.toISOString()],
+    [forms.masked === undefined ? forms.exact : [...forms.exact, forms.masked], from.toISOString(), to.toISOString()],
   );
   // One line per request: the completion record when there is one (it has the outcome), else the decision.
-  const byRequest = new Map<string, { record: Record<string, unknown>; time: string }>();
+  const byRequest = new Map<string, { record: Record<string, unknown>; time: string; ambiguous: boolean }>();
   for (const row of r.rows) {
     const record = JSON.parse(row.record_text) as Record<string, unknown>;
     const key = String(record.requestId ?? record.id);
     const existing = byRequest.get(key);
+    const ambiguous = !row.subjects.some((s) => exact.has(s)) && (existing?.ambiguous ?? true);
     if (!existing || record.type === 'completion') {
-      byRequest.set(key, { record: { ...(existing?.record ?? {}), ...record }, time: existing?.time ?? new Date(row.occurred_at).toISOString() });
+      byRequest.set(key, { record: { ...(existing?.record ?? {}), ...record }, time: existing?.time ?? new Date(row.occurred_at).toISOString(), ambiguous });
     }
   }
-  return [...byRequest.values()].map(({ record, time }) => {
+  return [...byRequest.values()].map(({ record, time, ambiguous }) => {
     const caller = (record.caller ?? {}) as { sub?: string; kind?: string; roles?: string[] };
     const fields = (record.fields ?? {}) as { revealedClasses?: string[] };
     return {
@@ -189,6 +204,7 @@ export async function subjectHistory(db: Db, subject: string, from: Date, to: Da
       decision: (record.decision as string | undefined) ?? null,
       status: (record.status as number | undefined) ?? null,
       revealedClasses: fields.revealedClasses ?? [],
+      ...(ambiguous ? { ambiguous: true } : {}),
     };
   });
 }

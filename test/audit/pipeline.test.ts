@@ -88,7 +88,7 @@ t.test('every request leaves records: allowed (decision + completion) and refuse
   const mine = reports.find((r) => r.instance === records[0]?.instance);
   t.equal(mine?.records, records.length, 'every journal record is in the database');
   t.equal(mine?.firstProblem, undefined);
-  const history = await subjectHistory(gw.db, '42', new Date(Date.now() - 60_000), new Date(Date.now() + 60_000));
+  const history = await subjectHistory(gw.db, '42', new Date(Date.now() - 60_000), new Date(Date.now() + 60_000), { pseudonymKeys: new Map(), activePseudonymKey: undefined });
   t.match(history.filter((h) => h.caller === 'u-credit-001'), [{ purpose: 'credit_assessment', route: 'customers.detail', decision: 'allow', status: 200, roles: ['credit_officer'], revealedClasses: [] }]);
   const officer = await mint(testKey, { sub: 'officer.li', roles: ['information_officer'] });
   const admin = await request(`${gw.adminUrl}/audit/subjects/43`, { headers: { authorization: `Bearer ${officer}` } });
