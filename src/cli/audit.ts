@@ -89,8 +89,7 @@ export async function runAuditSubject(
           (a.route ?? '-').padEnd(27),
           `${a.decision ?? '-'}/${a.status ?? '-'}`.padEnd(7),
           a.revealedClasses.length ? a.revealedClasses.join(',') : 'none (masked)',
-          a.ambiguous ? '  [matched by masked id only: may be another customer]' : '',
-        ].join(' '),
+        ].join(' ') + (a.ambiguous ? '  [matched by masked id only: may be another customer]' : ''),
       );
     }
     return 0;
