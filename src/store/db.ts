@@ -35,12 +35,16 @@ const RECONNECT_MS = 1000;
 /** A LISTEN connection that comes back after the server or the network drops it. */
 function listen(url: string, channel: string, onMessage: (payload: string | undefined) => void) {
   if (!/^[a-z_]+$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
-  let client: pg.Client | undefined;
+  /** The connection being opened or listening; events of any older one are ignored. */
+  let current: pg.Client | undefined;
   let live = false;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
-  const reconnectLater = () => {
+  const lost = (c: pg.Client) => {
+    if (current !== c) return;
+    current = undefined;
     live = false;
+    c.end().catch(() => undefined);
     if (closed || timer) return;
     timer = setTimeout(() => {
       timer = undefined;
@@ -50,21 +54,20 @@ function listen(url: string, channel: string, onMessage: (payload: string | unde
   };
   const connect = async () => {
     const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-    c.on('error', reconnectLater);
-    c.on('end', reconnectLater);
+    current = c;
+    c.on('error', () => lost(c));
+    c.on('end', () => lost(c));
     c.on('notification', (m) => {
       if (m.channel === channel) onMessage(m.payload);
     });
     try {
       await c.connect();
       await c.query(`LISTEN ${channel}`);
-      if (closed) return void (await c.end());
-      client = c;
+      if (current !== c) return; // closed, or dropped while starting
       onMessage(undefined); // whatever happened while not listening is unknown
       live = true;
     } catch {
-      await c.end().catch(() => undefined);
-      reconnectLater();
+      lost(c);
     }
   };
   void connect();
@@ -78,7 +81,9 @@ function listen(url: string, channel: string, onMessage: (payload: string | unde
       closed = true;
       live = false;
       if (timer) clearTimeout(timer);
-      await client?.end().catch(() => undefined);
+      const c = current;
+      current = undefined;
+      await c?.end().catch(() => undefined);
     },
   };
 }
