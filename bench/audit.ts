@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { Shipper } from '../src/audit/shipper.js';
 import { type Db, pgliteDb, postgresDb } from '../src/store/db.js';
 import { migrate } from '../src/store/migrations.js';
 import type { BenchSection } from './results.js';
+import { scratchDatabase } from './scratch-database.js';
 
 /** A realistic decision record (masked path, caller, subjects, field report). */
 function sampleRecord(i: number): AuditRecord {
@@ -57,27 +57,25 @@ async function journalRate(seconds: number, inFlight: number): Promise<number> {
 
 /** A scratch database on the local PostgreSQL if it answers, else embedded PGlite. */
 async function scratchDb(): Promise<{ db: Db; label: string; drop: () => Promise<void> }> {
-  const name = `custodian_bench_${Date.now()}`;
-  try {
-    execFileSync('psql', ['-q', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-c', `CREATE DATABASE ${name}`], { stdio: 'ignore' });
-    const db = postgresDb(`postgres://postgres@127.0.0.1:5432/${name}`);
+  const scratch = scratchDatabase();
+  if (scratch.url) {
+    const db = postgresDb(scratch.url);
     return {
       db,
       label: 'PostgreSQL 127.0.0.1:5432',
       drop: async () => {
         await db.close();
-        execFileSync('psql', ['-q', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-c', `DROP DATABASE ${name}`], { stdio: 'ignore' });
+        scratch.drop();
       },
     };
-  } catch {
-    const dir = mkdtempSync(join(tmpdir(), 'custodian-bench-pglite-'));
-    const db = await pgliteDb(dir);
-    const drop = async () => {
-      await db.close();
-      rmSync(dir, { recursive: true, force: true });
-    };
-    return { db, label: 'embedded PGlite', drop };
   }
+  const dir = mkdtempSync(join(tmpdir(), 'custodian-bench-pglite-'));
+  const db = await pgliteDb(dir);
+  const drop = async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { db, label: 'embedded PGlite', drop };
 }
 
 /**

@@ -9,18 +9,7 @@ import { SignJWT } from 'jose';
 import { generate } from 'selfsigned';
 import { parse, stringify } from 'yaml';
 import type { BenchRow, BenchSection } from './results.js';
-
-/** A scratch database on the local PostgreSQL (127.0.0.1:5432) if it answers. */
-function scratchDatabase(): { url: string | undefined; drop: () => void } {
-  const name = `custodian_bench_${Date.now()}`;
-  const psql = (sql: string) => execFileSync('psql', ['-q', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-c', sql], { stdio: 'ignore' });
-  try {
-    psql(`CREATE DATABASE ${name}`);
-    return { url: `postgres://postgres@127.0.0.1:5432/${name}`, drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-  } catch {
-    return { url: undefined, drop: () => undefined };
-  }
-}
+import { scratchDatabase } from './scratch-database.js';
 
 interface Target {
   readonly name: string;
