@@ -153,6 +153,9 @@ export async function windowCount(
   );
   const seenDigests = new Set(r.rows[0]?.seen ?? []);
   const count = Number(r.rows[0]?.n ?? 0);
-  if (shared.generation === generation && shared.coherent()) shared.counts.set(key, { count, at });
+  if (shared.generation === generation && shared.coherent()) {
+    if (shared.counts.size > RECENT_CAP) shared.counts.clear();
+    shared.counts.set(key, { count, at });
+  }
   return { count, alreadySeen: new Set(candidates.filter((_c, i) => seenDigests.has(digests[i] as string))) };
 }
