@@ -121,9 +121,19 @@ export function collectAt(value: unknown, steps: readonly Step[], into: SubjectS
   }
 }
 
-/** Response JSON paths of a route, compiled. `$[*]…` paths also serve streamed array elements. */
+const compiledPaths = new WeakMap<readonly SubjectSource[], Step[][]>();
+
+/**
+ * Response JSON paths of a route, compiled once per route configuration (it is frozen, so the
+ * array itself is the cache key). `$[*]…` paths also serve streamed array elements.
+ */
 export function responsePaths(sources: readonly SubjectSource[]): Step[][] {
-  return sources.flatMap((s) => ('jsonPath' in s ? [parseJsonPath(s.jsonPath)] : []));
+  let paths = compiledPaths.get(sources);
+  if (!paths) {
+    paths = sources.flatMap((s) => ('jsonPath' in s ? [parseJsonPath(s.jsonPath)] : []));
+    compiledPaths.set(sources, paths);
+  }
+  return paths;
 }
 
 /** The single value at a parsed path with no `[*]` step (own properties only). */

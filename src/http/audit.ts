@@ -3,16 +3,15 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditRecord } from '../audit/record.js';
 import type { AuditService } from '../audit/service.js';
-import { ensureSubjects } from './request-state.js';
+import { ensureSubjects, maskedTarget } from './request-state.js';
 import { errorBody, statusOf } from '../errors.js';
-import { maskPath, maskQuery } from '../mask/request-side.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { sendError } from './errors.js';
 
 /** The request facts every record of this request shares (all masked, no token, no value). */
 function requestFacts(request: FastifyRequest): Omit<AuditRecord, 'v' | 'type' | 'id' | 'time'> {
-  const { policy, target, match, principal, purpose, upstream, subjects } = request.custodian;
-  const classification = policy?.config.classification;
+  const { policy, match, principal, purpose, upstream, subjects } = request.custodian;
+  const { path, query } = maskedTarget(request.custodian);
   const socket = request.raw.socket as TLSSocket;
   const protocol = typeof socket.getProtocol === 'function' ? (socket.getProtocol() ?? undefined) : undefined;
   return {
@@ -23,8 +22,8 @@ function requestFacts(request: FastifyRequest): Omit<AuditRecord, 'v' | 'type' |
     purpose: purpose?.config.id,
     route: match?.route.config.id,
     method: request.method,
-    path: target && classification ? maskPath(target.segments, match?.params ?? {}, classification) : undefined,
-    query: target && classification && target.rawQuery ? maskQuery(target.rawQuery, classification) : undefined,
+    path,
+    query,
     upstream: upstream?.name,
     subjects: subjects && policy ? subjects.toRecord(policy.config.masking) : undefined,
     client: { ip: request.ip },

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { maskPath, maskQuery } from '../mask/request-side.js';
+import { maskedTarget } from './request-state.js';
 
 /**
  * One structured line per request: who, which route and purpose, the outcome — with the path
@@ -7,10 +7,11 @@ import { maskPath, maskQuery } from '../mask/request-side.js';
  */
 export function registerRequestLog(app: FastifyInstance) {
   app.addHook('onResponse', async (request, reply) => {
-    const { policy, target, match, principal, purpose, fieldReport, transformFailed } = request.custodian;
-    const classification = policy?.config.classification;
-    const path = target && classification ? maskPath(target.segments, match?.params ?? {}, classification) : undefined;
-    const query = target && classification ? maskQuery(target.rawQuery, classification) : undefined;
+    // Nothing to build when the line would not be written (pino's loggers can tell).
+    if ((request.log as { isLevelEnabled?(level: string): boolean }).isLevelEnabled?.('info') === false) return;
+    const { match, principal, purpose, fieldReport, transformFailed } = request.custodian;
+    const { path, query } = maskedTarget(request.custodian);
+    const fields = fieldReport?.byAction;
     request.log.info(
       {
         method: request.method,
@@ -20,7 +21,7 @@ export function registerRequestLog(app: FastifyInstance) {
         purpose: purpose?.config.id,
         caller: principal ? { sub: principal.subject, kind: principal.kind, org: principal.organisation } : undefined,
         status: reply.statusCode,
-        fields: fieldReport ? { masked: fieldReport.byAction.masked.size, dropped: fieldReport.byAction.dropped.size } : undefined,
+        fields: fields ? { masked: fields.masked.size, dropped: fields.dropped.size } : undefined,
         transformFailed: transformFailed || undefined,
         ms: Math.round(reply.elapsedTime * 100) / 100,
       },

@@ -7,6 +7,7 @@ import { requestSubjects, SubjectSet } from '../audit/subjects.js';
 import type { ErrorCode } from '../errors.js';
 import type { RequestTarget } from '../policy/request-target.js';
 import type { RouteMatch } from '../policy/routes.js';
+import { maskPath, maskQuery } from '../mask/request-side.js';
 
 /**
  * What the pipeline has learned about a request so far. Each stage fills in its part; later
@@ -51,6 +52,8 @@ export interface RequestState {
   partnerRecordScope: ReadonlySet<string> | undefined;
   /** List items removed for want of consent. */
   consentDropped: number;
+  /** The path and query as every log line and record shows them (see maskedTarget). */
+  masked: { readonly forMatch: RouteMatch | undefined; readonly path: string | undefined; readonly query: string | undefined } | undefined;
 }
 
 declare module 'fastify' {
@@ -83,7 +86,22 @@ export function emptyState(): RequestState {
     partnerScope: undefined,
     partnerRecordScope: undefined,
     consentDropped: 0,
+    masked: undefined,
   };
+}
+
+/**
+ * The request's path and query with classified values masked, computed once per request (the
+ * log line and both audit records show them) — again only if the route match changed since.
+ */
+export function maskedTarget(state: RequestState): { path: string | undefined; query: string | undefined } {
+  const { policy, target, match } = state;
+  if (state.masked && state.masked.forMatch === match) return state.masked;
+  const classification = policy?.config.classification;
+  const path = target && classification ? maskPath(target.segments, match?.params ?? {}, classification) : undefined;
+  const query = target && classification && target.rawQuery ? maskQuery(target.rawQuery, classification) : undefined;
+  state.masked = { forMatch: match, path, query };
+  return state.masked;
 }
 
 /**

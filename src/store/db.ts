@@ -105,13 +105,20 @@ export function postgresDb(url: string): Db {
     },
     async copyFrom(sql, rows) {
       const client = await pool.connect();
+      // A checked-out client's socket error (the server went away mid-COPY: EPIPE, reset) is
+      // emitted on the client itself; unhandled it would crash the gateway. The COPY fails
+      // with it all the same, and the shipper retries.
+      const ignore = () => undefined;
+      client.on('error', ignore);
       try {
         const stream = client.query(copyFrom(sql));
         await pipeline(Readable.from([rows]), stream);
+        client.removeListener('error', ignore);
         client.release();
         return stream.rowCount;
       } catch (err) {
-        // A connection that failed mid-COPY is not reused: its protocol state is unknown.
+        // A connection that failed mid-COPY is not reused: its protocol state is unknown. It keeps
+        // the listener, for errors that arrive while it is being torn down.
         client.release(true);
         throw err;
       }
