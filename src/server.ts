@@ -7,7 +7,7 @@ import type { Config } from './config/types.js';
 import { ensureDemoPki } from './demo/pki.js';
 import { buildAdmin } from './http/admin.js';
 import { createPlaintextRefusal } from './http/plaintext.js';
-import type { ServerCertificate } from './http/tls.js';
+import { adminPlaneTlsOptions, type ServerCertificate } from './http/tls.js';
 import { createLogger, type Logger } from './logging.js';
 import { compilePolicy, PolicyHolder } from './policy/compile.js';
 import { createUpstreamDispatcher } from './upstream/dispatcher.js';
@@ -66,6 +66,7 @@ function restartOnlyChanges(running: Config, next: Config): string[] {
   if (running.mode !== next.mode) changed.push('mode');
   if (!same(running.listen, next.listen)) changed.push('listen');
   if (!same(running.tls, next.tls)) changed.push('tls');
+  if (!same(running.admin.tls, next.admin.tls)) changed.push('admin.tls');
   if (!same([...running.upstreams.entries()], [...next.upstreams.entries()])) changed.push('upstreams');
   if (!same(running.audit, next.audit)) changed.push('audit');
   if (!same(running.store, next.store)) changed.push('store');
@@ -233,6 +234,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     metrics,
     reloadState: () => lastReload,
     api: { policy, db, audit, restrictions, consents },
+    https: config.admin.tls ? adminPlaneTlsOptions(config.admin.tls, config.tls, certificate) : undefined,
   });
   let plaintext: Server | undefined;
 
@@ -258,7 +260,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
 
   return {
     dataUrl: urlOf('https', app.server),
-    adminUrl: urlOf('http', admin.server),
+    adminUrl: urlOf(config.admin.tls ? 'https' : 'http', admin.server),
     plaintextUrl: plaintext ? urlOf('http', plaintext) : undefined,
     policy,
     app,

@@ -60,7 +60,13 @@ interface RawConfig {
   audit?: RawAudit;
   store?: RawStore;
   policy?: { requireSignature?: boolean; trustAnchors?: string };
-  admin?: { officerRoles?: string[]; approverRoles?: string[]; restrictionRefreshMs?: number; consentRefreshMs?: number };
+  admin?: {
+    officerRoles?: string[];
+    approverRoles?: string[];
+    restrictionRefreshMs?: number;
+    consentRefreshMs?: number;
+    tls?: { cert?: SecretRef; key?: SecretRef; clientCa?: SecretRef; clientCertificate?: 'none' | 'request' | 'require' };
+  };
   partners?: {
     id: string;
     name?: string;
@@ -247,6 +253,31 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     issues.push({ path: ['tls', 'clientCertificate'], message: 'client certificates need tls.clientCa' });
   }
 
+  const adminTlsRaw = raw.admin?.tls;
+  const adminTls = adminTlsRaw
+    ? {
+        cert: secret(adminTlsRaw.cert, ['admin', 'tls', 'cert']),
+        key: secret(adminTlsRaw.key, ['admin', 'tls', 'key']),
+        clientCa: secret(adminTlsRaw.clientCa, ['admin', 'tls', 'clientCa']),
+        clientCertificate: adminTlsRaw.clientCertificate ?? 'none',
+      }
+    : undefined;
+  if (adminTlsRaw && (adminTlsRaw.cert === undefined) !== (adminTlsRaw.key === undefined)) {
+    issues.push({ path: ['admin', 'tls'], message: 'admin.tls.cert and admin.tls.key must be given together' });
+  }
+  if (adminTlsRaw && (adminTlsRaw.clientCertificate ?? 'none') !== 'none' && adminTlsRaw.clientCa === undefined) {
+    issues.push({ path: ['admin', 'tls', 'clientCertificate'], message: 'client certificates need admin.tls.clientCa' });
+  }
+  // The admin plane carries officer tokens, access histories and metrics: beyond loopback, only
+  // over TLS.
+  const adminHost = raw.listen?.admin?.host ?? '127.0.0.1';
+  if (!adminTlsRaw && !isLoopbackHost(adminHost)) {
+    issues.push({
+      path: ['listen', 'admin', 'host'],
+      message: 'the admin plane listens beyond loopback only over TLS: add admin.tls (it can reuse the data plane certificate) or bind it to 127.0.0.1',
+    });
+  }
+
   if (raw.policy?.requireSignature && !raw.policy.trustAnchors) {
     issues.push({ path: ['policy'], message: 'requireSignature needs policy.trustAnchors (the officers\' public keys)' });
   }
@@ -284,6 +315,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
       approverRoles: [...(raw.admin?.approverRoles ?? ['approver'])],
       restrictionRefreshMs: raw.admin?.restrictionRefreshMs ?? 2000,
       consentRefreshMs: raw.admin?.consentRefreshMs ?? 2000,
+      tls: adminTls,
     },
     partners,
     policy: {

@@ -22,6 +22,13 @@ export interface TlsConfig {
   readonly clientCertificate: 'none' | 'request' | 'require';
 }
 
+export interface AdminTlsConfig {
+  readonly cert: string | undefined;
+  readonly key: string | undefined;
+  readonly clientCa: string | undefined;
+  readonly clientCertificate: 'none' | 'request' | 'require';
+}
+
 export interface Limits {
   readonly maxPathLength: number;
   readonly maxHeaderBytes: number;
@@ -232,6 +239,8 @@ export interface Config {
     readonly approverRoles: readonly string[];
     readonly restrictionRefreshMs: number;
     readonly consentRefreshMs: number;
+    /** HTTPS for the admin plane; cert and key undefined: the data plane's are used. */
+    readonly tls: AdminTlsConfig | undefined;
   };
   readonly partners: ReadonlyMap<string, PartnerConfig>;
 }

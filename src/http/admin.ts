@@ -1,3 +1,4 @@
+import type { ServerOptions } from 'node:https';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { PolicyHolder } from '../policy/compile.js';
 import type { Logger } from '../logging.js';
@@ -17,6 +18,8 @@ export interface AdminDeps {
   readonly reloadState?: () => { ok: boolean; errors: readonly string[]; at: string | undefined };
   /** The officer's admin API (authenticated); absent in unit setups. */
   readonly api?: AdminApiDeps;
+  /** HTTPS server options when the admin plane is served over TLS (admin.tls). */
+  readonly https?: ServerOptions;
 }
 
 /**
@@ -24,7 +27,11 @@ export interface AdminDeps {
  * API). Never serves customer data.
  */
 export function buildAdmin(deps: AdminDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }) }) as unknown as FastifyInstance;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    ...(deps.https ? { https: deps.https } : {}),
+  }) as unknown as FastifyInstance;
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 

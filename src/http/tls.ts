@@ -1,6 +1,6 @@
 import type { SecureServerOptions } from 'node:http2';
 import type { ServerOptions } from 'node:https';
-import type { TlsConfig } from '../config/types.js';
+import type { AdminTlsConfig, TlsConfig } from '../config/types.js';
 
 export interface ServerCertificate {
   readonly cert: string;
@@ -27,4 +27,16 @@ export function dataPlaneTlsOptions(
     // then treated as absent (socket.authorized is false), never as an identity.
     rejectUnauthorized: tls.clientCertificate === 'require',
   };
+}
+
+/**
+ * Node https server options for the admin plane: the data plane's TLS floor, its own certificate
+ * (or the data plane's) and its own client-certificate mode and CA.
+ */
+export function adminPlaneTlsOptions(admin: AdminTlsConfig, dataPlane: TlsConfig, dataPlaneCertificate: ServerCertificate): ServerOptions {
+  return dataPlaneTlsOptions(
+    { ...dataPlane, clientCertificate: admin.clientCertificate },
+    { cert: admin.cert ?? dataPlaneCertificate.cert, key: admin.key ?? dataPlaneCertificate.key, clientCa: admin.clientCa },
+    16 * 1024,
+  );
 }

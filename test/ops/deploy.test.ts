@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import t from 'tap';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { basicRoutes, startTestGateway } from '../helpers/gateway.js';
 import { startOrigin } from '../helpers/origin.js';
 
@@ -44,8 +44,13 @@ t.test('the Kubernetes manifests hold every object the deployment needs', async 
   t.same(kinds, ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service', 'Service'].sort());
   const deployment = docs.find((d) => d.kind === 'Deployment');
   const container = deployment.spec.template.spec.containers[0];
-  t.match(container.readinessProbe, { httpGet: { path: '/readyz', port: 'admin' } });
-  t.match(container.livenessProbe, { httpGet: { path: '/healthz', port: 'admin' } });
+  t.match(container.readinessProbe, { httpGet: { path: '/readyz', port: 'admin', scheme: 'HTTPS' } });
+  t.match(container.livenessProbe, { httpGet: { path: '/healthz', port: 'admin', scheme: 'HTTPS' } });
+  // The policy binds the admin plane beyond loopback, which the gateway allows only over TLS.
+  const policy = parse(docs.find((d) => d.kind === 'ConfigMap').data['custodian.yaml']);
+  t.equal(policy.listen.admin.host, '0.0.0.0');
+  t.ok(policy.admin?.tls, 'admin.tls is set');
+  t.equal(deployment.spec.template.metadata.annotations['prometheus.io/scheme'], 'https');
   t.equal(deployment.spec.template.spec.securityContext.runAsNonRoot, true);
   t.match(container.env, [{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'custodian-database' } } }], 'secrets by reference');
 });
