@@ -1,7 +1,8 @@
 import { writeSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chainHash } from './chain.js';
+import { listSegments, readRange, segmentName } from './segments.js';
 import { type AuditRecord, type ChainedRecord, GENESIS_HASH } from './record.js';
 
 export interface JournalOptions {
@@ -56,41 +57,6 @@ const READ_CHUNK = 8 * 1024 * 1024;
 const MEMORY_TAIL_RECORDS = 20_000;
 
 const WRITE_IN_PLACE_BYTES = 32 * 1024;
-
-/** Up to `length` bytes of a file from `offset`. */
-async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
-  const fh = await open(file, 'r');
-  try {
-    const size = (await fh.stat()).size;
-    const n = Math.max(0, Math.min(length, size - offset));
-    const buffer = Buffer.alloc(n);
-    if (n > 0) await fh.read(buffer, 0, n, offset);
-    return buffer;
-  } finally {
-    await fh.close();
-  }
-}
-
-const SEGMENT = /^journal-(.+)-(\d{12})\.jsonl$/;
-
-function segmentName(instance: string, firstSeq: number): string {
-  return `journal-${instance}-${String(firstSeq).padStart(12, '0')}.jsonl`;
-}
-
-/** Segment files of one instance, oldest first. */
-export async function listSegments(dir: string, instance?: string): Promise<{ file: string; instance: string; firstSeq: number }[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  return names
-    .map((name) => ({ name, m: SEGMENT.exec(name) }))
-    .filter((x): x is { name: string; m: RegExpExecArray } => x.m !== null && (instance === undefined || x.m[1] === instance))
-    .map(({ name, m }) => ({ file: join(dir, name), instance: m[1] as string, firstSeq: Number(m[2]) }))
-    .sort((a, b) => a.instance.localeCompare(b.instance) || a.firstSeq - b.firstSeq);
-}
 
 /**
  * The local, append-only, hash-chained audit journal. Appends are group-committed: records that

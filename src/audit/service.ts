@@ -4,7 +4,8 @@ import type { KeyObject } from 'node:crypto';
 import type { Db } from '../store/db.js';
 import { partitionFor } from '../store/migrations.js';
 import { signCheckpoint } from './checkpoint.js';
-import { Journal, type JournalHealth, listSegments } from './journal.js';
+import { Journal, type JournalHealth } from './journal.js';
+import { listSegments } from './segments.js';
 import type { AuditRecord } from './record.js';
 import { Shipper, type ShipperStatus } from './shipper.js';
 

@@ -5,7 +5,7 @@ import type { Db } from '../store/db.js';
 import { instances, readChain } from '../store/audit-store.js';
 import { chainHash } from './chain.js';
 import { verifyCheckpoint } from './checkpoint.js';
-import { listSegments } from './journal.js';
+import { listSegments } from './segments.js';
 import { type ChainedRecord, GENESIS_HASH } from './record.js';
 
 export interface ChainProblem {

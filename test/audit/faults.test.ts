@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { listSegments } from '../../src/audit/journal.js';
+import { listSegments } from '../../src/audit/segments.js';
 import type { ChainedRecord } from '../../src/audit/record.js';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/logging.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import t from 'tap';
-import { listSegments } from '../../src/audit/journal.js';
+import { listSegments } from '../../src/audit/segments.js';
 import type { ChainedRecord } from '../../src/audit/record.js';
 import { verifyDatabase } from '../../src/audit/verify.js';
 import { subjectHistory } from '../../src/store/audit-store.js';

@@ -97,7 +97,7 @@ t.test('the demo shows one customer through four purposes with visibly different
   // Every audit record this demo traffic wrote, in the journal and in the store: no clear value
   // of any demo customer (resident ID, mobile, card number, name) appears.
   await demo.gateway.audit.shipper.shipOnce();
-  const { listSegments } = await import('../../src/audit/journal.js');
+  const { listSegments } = await import('../../src/audit/segments.js');
   const journalText = (await listSegments(join(varDir, 'audit'))).map((s) => readFileSync(s.file, 'utf8')).join('\n');
   const dbRows = await demo.gateway.db.query<{ record_text: string }>('SELECT record_text FROM audit_events');
   const dbText = dbRows.rows.map((r) => r.record_text).join('\n');

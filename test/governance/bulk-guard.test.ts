@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import t from 'tap';
-import { listSegments } from '../../src/audit/journal.js';
+import { listSegments } from '../../src/audit/segments.js';
 import { startTestGateway, testKey } from '../helpers/gateway.js';
 import { get, rawHttps } from '../helpers/https-client.js';
 import { startOrigin } from '../helpers/origin.js';

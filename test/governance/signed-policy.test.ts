@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { parse, stringify } from 'yaml';
-import { listSegments } from '../../src/audit/journal.js';
+import { listSegments } from '../../src/audit/segments.js';
 import { loadConfig } from '../../src/config/load.js';
 import { signPolicyFile } from '../../src/config/signature.js';
 import { silentLogger } from '../../src/logging.js';
