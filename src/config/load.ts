@@ -16,6 +16,7 @@ import {
 } from './build-masking.js';
 import { ConfigError, type ConfigIssue, type PathIssue } from './issues.js';
 import { validateAgainstSchema } from './schema.js';
+import { buildAdminTls, buildTls, type RawAdminTls, type RawTls } from './build-tls.js';
 import { resolveSecret, type SecretRef } from './secrets.js';
 import type { Address, Config, HttpMethod, PartnerConfig, RouteConfig, UpstreamConfig } from './types.js';
 import { parseYaml } from './yaml-document.js';
@@ -24,13 +25,7 @@ import { parseYaml } from './yaml-document.js';
 interface RawConfig {
   mode?: 'production' | 'demo';
   listen?: { data?: Partial<Address>; plaintext?: Partial<Address>; admin?: Partial<Address> };
-  tls?: {
-    cert?: SecretRef;
-    key?: SecretRef;
-    minVersion?: 'TLSv1.2' | 'TLSv1.3';
-    clientCa?: SecretRef;
-    clientCertificate?: 'none' | 'request' | 'require';
-  };
+  tls?: RawTls;
   limits?: { maxPathLength?: number; maxHeaderBytes?: number; maxBodyBytes?: number };
   upstreams: Record<
     string,
@@ -65,7 +60,7 @@ interface RawConfig {
     approverRoles?: string[];
     restrictionRefreshMs?: number;
     consentRefreshMs?: number;
-    tls?: { cert?: SecretRef; key?: SecretRef; clientCa?: SecretRef; clientCertificate?: 'none' | 'request' | 'require' };
+    tls?: RawAdminTls;
   };
   partners?: {
     id: string;
@@ -233,50 +228,8 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
   const mode = raw.mode ?? 'production';
   const audit = buildAudit(raw.audit, mode, baseDir, ctx);
   const store = buildStore(raw.store, baseDir, ctx, env);
-  const tlsRaw = raw.tls ?? {};
-  const clientCertificate = tlsRaw.clientCertificate ?? 'none';
-  const tls = {
-    cert: secret(tlsRaw.cert, ['tls', 'cert']),
-    key: secret(tlsRaw.key, ['tls', 'key']),
-    minVersion: tlsRaw.minVersion ?? 'TLSv1.2',
-    clientCa: secret(tlsRaw.clientCa, ['tls', 'clientCa']),
-    clientCertificate,
-  } as const;
-  if ((tlsRaw.cert === undefined) !== (tlsRaw.key === undefined)) {
-    issues.push({ path: ['tls'], message: 'tls.cert and tls.key must be given together' });
-  }
-  if (tlsRaw.cert === undefined && mode !== 'demo') {
-    issues.push({ path: ['tls'], message: 'tls.cert and tls.key are required outside demo mode' });
-  }
-  // Demo mode generates a demo client CA (like its server certificate) when none is named.
-  if (clientCertificate !== 'none' && tlsRaw.clientCa === undefined && mode !== 'demo') {
-    issues.push({ path: ['tls', 'clientCertificate'], message: 'client certificates need tls.clientCa' });
-  }
-
-  const adminTlsRaw = raw.admin?.tls;
-  const adminTls = adminTlsRaw
-    ? {
-        cert: secret(adminTlsRaw.cert, ['admin', 'tls', 'cert']),
-        key: secret(adminTlsRaw.key, ['admin', 'tls', 'key']),
-        clientCa: secret(adminTlsRaw.clientCa, ['admin', 'tls', 'clientCa']),
-        clientCertificate: adminTlsRaw.clientCertificate ?? 'none',
-      }
-    : undefined;
-  if (adminTlsRaw && (adminTlsRaw.cert === undefined) !== (adminTlsRaw.key === undefined)) {
-    issues.push({ path: ['admin', 'tls'], message: 'admin.tls.cert and admin.tls.key must be given together' });
-  }
-  if (adminTlsRaw && (adminTlsRaw.clientCertificate ?? 'none') !== 'none' && adminTlsRaw.clientCa === undefined) {
-    issues.push({ path: ['admin', 'tls', 'clientCertificate'], message: 'client certificates need admin.tls.clientCa' });
-  }
-  // The admin plane carries officer tokens, access histories and metrics: beyond loopback, only
-  // over TLS.
-  const adminHost = raw.listen?.admin?.host ?? '127.0.0.1';
-  if (!adminTlsRaw && !isLoopbackHost(adminHost)) {
-    issues.push({
-      path: ['listen', 'admin', 'host'],
-      message: 'the admin plane listens beyond loopback only over TLS: add admin.tls (it can reuse the data plane certificate) or bind it to 127.0.0.1',
-    });
-  }
+  const tls = buildTls(raw.tls, mode, ctx);
+  const adminTls = buildAdminTls(raw.admin?.tls, raw.listen?.admin?.host ?? '127.0.0.1', ctx);
 
   if (raw.policy?.requireSignature && !raw.policy.trustAnchors) {
     issues.push({ path: ['policy'], message: 'requireSignature needs policy.trustAnchors (the officers\' public keys)' });
