@@ -51,10 +51,11 @@ const READ_CHUNK = 8 * 1024 * 1024;
 
 /**
  * Records written but not yet shipped are also kept in memory, up to this many, so the shipper
- * normally reads nothing back from disk; a backlog beyond it (a long database outage, a restart)
- * is read from the segment files.
+ * normally reads nothing back from disk; a backlog beyond it (a database outage, a restart) is
+ * read from the segment files. A few seconds of traffic at thousands of requests per second,
+ * and ~10 MB at most: a pod's memory limit must not depend on how long the database is away.
  */
-const MEMORY_TAIL_RECORDS = 20_000;
+const MEMORY_TAIL_RECORDS = 5_000;
 
 const WRITE_IN_PLACE_BYTES = 32 * 1024;
 
