@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
@@ -31,6 +32,7 @@ export interface Subscription {
 }
 
 const RECONNECT_MS = 1000;
+const PROBE_TIMEOUT_MS = 2000;
 
 /** A LISTEN connection that comes back after the server or the network drops it. */
 function listen(url: string, channel: string, onMessage: (payload: string | undefined) => void) {
@@ -53,16 +55,29 @@ function listen(url: string, channel: string, onMessage: (payload: string | unde
     timer.unref();
   };
   const connect = async () => {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, keepAlive: true, application_name: `custodian-listen-${channel}` });
     current = c;
+    const probe = `probe:${randomUUID()}`;
+    let probeArrived: () => void = () => undefined;
+    const arrived = new Promise<void>((resolve) => {
+      probeArrived = resolve;
+    });
     c.on('error', () => lost(c));
     c.on('end', () => lost(c));
     c.on('notification', (m) => {
-      if (m.channel === channel) onMessage(m.payload);
+      if (m.channel !== channel) return;
+      if (m.payload === probe) probeArrived();
+      else onMessage(m.payload);
     });
     try {
       await c.connect();
       await c.query(`LISTEN ${channel}`);
+      // Live only once a notification has made the round trip: behind a proxy that does not
+      // deliver them (a transaction-pooling PgBouncer) the listener never goes live, and callers
+      // never rely on it.
+      await c.query('SELECT pg_notify($1, $2)', [channel, probe]);
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), PROBE_TIMEOUT_MS).unref());
+      if ((await Promise.race([arrived, timeout])) === 'timeout') throw new Error('notifications do not arrive');
       if (current !== c) return; // closed, or dropped while starting
       onMessage(undefined); // whatever happened while not listening is unknown
       live = true;

@@ -1,3 +1,4 @@
+import { connect, createServer, type Server } from 'node:net';
 import t from 'tap';
 import { touchCustomers, windowCount } from '../../src/governance/bulk-guard.js';
 import { type Db, postgresDb } from '../../src/store/db.js';
@@ -84,7 +85,7 @@ t.test('replicas share the bulk count through notifications; a cut listener disa
 
   // Cut A's listening connection: until it is back, every check goes to the database, so B's
   // additions are seen at once.
-  await b.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN custodian_bulk_access'");
+  await b.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'custodian-listen-custodian_bulk_access'");
   await new Promise((r) => setTimeout(r, 100));
   await touchCustomers(b, caller, 'customer_service', ['c7'], HOUR);
   const q2 = a.queries;
@@ -106,4 +107,67 @@ t.test('replicas share the bulk count through notifications; a cut listener disa
   t.ok(resumed <= 1, 'cached again after reconnecting');
   await touchCustomers(b, caller, 'customer_service', ['c8'], HOUR);
   t.equal(await eventually(() => count(a), (n) => n === 8, 2000), 8, 'and notified again');
+});
+
+/**
+ * A TCP proxy in front of PostgreSQL that passes everything except notifications
+ * (NotificationResponse, message type 'A'), like a pooler that does not deliver them.
+ */
+function notificationDroppingProxy(target: URL): Promise<{ url: string; server: Server }> {
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    client.pipe(upstream);
+    let pending = Buffer.alloc(0);
+    upstream.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      const out: Buffer[] = [];
+      while (pending.length >= 5) {
+        const length = pending.readUInt32BE(1) + 1;
+        if (pending.length < length) break;
+        if (pending[0] !== 0x41) out.push(pending.subarray(0, length));
+        pending = pending.subarray(length);
+      }
+      if (out.length > 0) client.write(Buffer.concat(out));
+    });
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close);
+    upstream.on('error', close);
+    client.on('close', close);
+    upstream.on('close', close);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const url = new URL(target.href);
+      url.port = String((server.address() as { port: number }).port);
+      resolve({ url: url.href, server });
+    }),
+  );
+}
+
+t.test('where notifications never arrive (a pooler that drops them), nothing is cached', async (t) => {
+  const server = await startThrowawayPostgres();
+  t.teardown(() => server.destroy());
+  const proxy = await notificationDroppingProxy(new URL(server.url));
+  t.teardown(() => proxy.server.close());
+  const a = counting(postgresDb(proxy.url));
+  const b = counting(postgresDb(server.url));
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  await migrate(b);
+  const caller = 'staff::behind-pooler';
+  const count = async (db: Db, candidates: string[] = []) => (await windowCount(db, caller, 'customer_service', HOUR, candidates)).count;
+  await touchCustomers(a, caller, 'customer_service', ['c1'], HOUR);
+  await count(a);
+  await new Promise((r) => setTimeout(r, 2500)); // longer than the listener's probe wait
+  const before = a.queries;
+  await count(a, ['c1']);
+  await count(a, ['c1']);
+  t.equal(a.queries - before, 2, 'every check goes to the database');
+  await touchCustomers(b, caller, 'customer_service', ['c2'], HOUR);
+  t.equal(await count(a), 2, "the other replica's addition is seen at once");
 });
