@@ -106,15 +106,28 @@ async function shippingRate(count: number): Promise<{ rate: number; label: strin
   }
 }
 
+/** The median of three runs: this machine's figures move by a third from one run to the next. */
+async function medianOfThree(run: () => Promise<number>): Promise<{ median: number; runs: number[] }> {
+  const runs = [await run(), await run(), await run()];
+  return { median: [...runs].sort((a, b) => a - b)[1] as number, runs };
+}
+
+const thousands = (runs: number[]) => `runs: ${runs.map((r) => `${Math.round(r / 1000)}k`).join(', ')}`;
+
 export async function benchAudit(): Promise<BenchSection> {
-  const journal = await journalRate(3, 512);
-  const shipping = await shippingRate(200_000);
+  const journal = await medianOfThree(() => journalRate(2, 512));
+  let label = '';
+  const shipping = await medianOfThree(async () => {
+    const result = await shippingRate(100_000);
+    label = result.label;
+    return result.rate;
+  });
   return {
     title: 'Audit journal and shipping (issue 5)',
-    description: `Journal: 512 concurrent appenders for 3 s, each append resolving only after its batch is fdatasync'd (group commit), on this machine's disk. Shipping: a journal of 200,000 records drained by the shipper — read from the segment files, batches of 2,000 (COPY … FROM STDIN on PostgreSQL, the idempotent INSERT … ON CONFLICT DO NOTHING only when a batch overlaps stored records; a multi-row INSERT on PGlite) into ${shipping.label}, each batch followed by its shipped-position update.`,
+    description: `Each figure is the median of three runs. Journal: 512 concurrent appenders for 2 s, each append resolving only after its batch is fdatasync'd (group commit), on this machine's disk. Shipping: a journal of 100,000 records drained by the shipper — taken from memory or read from the segment files, batches of 2,000 (COPY … FROM STDIN on PostgreSQL, the idempotent INSERT … ON CONFLICT DO NOTHING only when a batch overlaps stored records; a multi-row INSERT on PGlite) into ${label}, each batch followed by its shipped-position update.`,
     rows: [
-      { name: 'group-committed journal appends', value: journal, unit: 'records/s', target: '≥ 100,000 records/s', pass: journal >= 100_000 },
-      { name: `shipping into ${shipping.label}`, value: shipping.rate, unit: 'records/s', target: '≥ 50,000 records/s', pass: shipping.rate >= 50_000 },
+      { name: 'group-committed journal appends', value: journal.median, unit: 'records/s', target: '≥ 100,000 records/s', pass: journal.median >= 100_000, note: thousands(journal.runs) },
+      { name: `shipping into ${label}`, value: shipping.median, unit: 'records/s', target: '≥ 50,000 records/s', pass: shipping.median >= 50_000, note: thousands(shipping.runs) },
     ],
   };
 }
