@@ -74,8 +74,12 @@ export function maskMobile(value: string): string {
 }
 
 export function maskBankCard(value: string, lastFourOnly = false): string {
-  const digits = PLAIN_CARD.test(value) ? value : normaliseWidth(value).replace(SEPARATORS, '');
-  if (!/^\d{13,19}$/.test(digits)) return maskAll(value);
+  // The canonical form (13-19 plain digits) is tested once; anything else is normalised first.
+  let digits = value;
+  if (!PLAIN_CARD.test(value)) {
+    digits = normaliseWidth(value).replace(SEPARATORS, '');
+    if (!PLAIN_CARD.test(digits)) return maskAll(value);
+  }
   return lastFourOnly ? `**** ${digits.slice(-4)}` : `${digits.slice(0, 4)} **** **** ${digits.slice(-4)}`;
 }
 
