@@ -1,5 +1,5 @@
 import { connect, createServer, type Server } from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { touchCustomers, windowCount } from '../../src/governance/bulk-guard.js';
 import { type Db, postgresDb } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrations.js';
@@ -41,18 +41,24 @@ async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms =
 
 const HOUR = 3600;
 
-t.test('replicas share the bulk count through notifications; a cut listener disables the cache', async (t) => {
-  const server = await startThrowawayPostgres();
-  t.teardown(() => server.destroy());
-  const a = counting(postgresDb(server.url));
-  const b = counting(postgresDb(server.url));
+/** Two replicas (connection pools) on a migrated database, and a window-count reader for one caller. */
+async function replicas(t: Test, urlA: string, urlB: string, caller: string) {
+  const a = counting(postgresDb(urlA));
+  const b = counting(postgresDb(urlB));
   t.teardown(async () => {
     await a.close();
     await b.close();
   });
-  await migrate(a);
-  const caller = 'staff::insider';
+  await migrate(b);
   const count = async (db: Db, candidates: string[] = []) => (await windowCount(db, caller, 'customer_service', HOUR, candidates)).count;
+  return { a, b, count };
+}
+
+t.test('replicas share the bulk count through notifications; a cut listener disables the cache', async (t) => {
+  const server = await startThrowawayPostgres();
+  t.teardown(() => server.destroy());
+  const caller = 'staff::insider';
+  const { a, b, count } = await replicas(t, server.url, server.url, caller);
 
   // A's listener comes up; then repeated checks for customers A has just counted are answered locally.
   await touchCustomers(a, caller, 'customer_service', ['c1', 'c2'], HOUR);
@@ -152,15 +158,8 @@ t.test('where notifications never arrive (a pooler that drops them), nothing is 
   t.teardown(() => server.destroy());
   const proxy = await notificationDroppingProxy(new URL(server.url));
   t.teardown(() => proxy.server.close());
-  const a = counting(postgresDb(proxy.url));
-  const b = counting(postgresDb(server.url));
-  t.teardown(async () => {
-    await a.close();
-    await b.close();
-  });
-  await migrate(b);
   const caller = 'staff::behind-pooler';
-  const count = async (db: Db, candidates: string[] = []) => (await windowCount(db, caller, 'customer_service', HOUR, candidates)).count;
+  const { a, b, count } = await replicas(t, proxy.url, server.url, caller);
   await touchCustomers(a, caller, 'customer_service', ['c1'], HOUR);
   await count(a);
   await new Promise((r) => setTimeout(r, 2500)); // longer than the listener's probe wait
