@@ -62,3 +62,17 @@ export function handleClientError(err: NodeJS.ErrnoException, socket: Socket): v
       `connection: close\r\n\r\n${body}`,
   );
 }
+
+/**
+ * Inside onSend, replace a response that must not be released (its record is not durable, its
+ * customers could not be counted): the upstream's body is dropped, its headers removed, and a
+ * refusal body returned in its place.
+ */
+export function withheldPayload(reply: FastifyReply, payload: unknown, code: ErrorCode): string {
+  if (payload && typeof (payload as { destroy?: () => void }).destroy === 'function') (payload as { destroy(): void }).destroy();
+  const state = reply.request.custodian;
+  if (state) state.refusal = code;
+  for (const name of Object.keys(reply.getHeaders())) if (name !== 'x-request-id' && name !== 'strict-transport-security') reply.removeHeader(name);
+  reply.code(statusOf(code)).type('application/json; charset=utf-8');
+  return JSON.stringify(errorBody(code, reply.request.id));
+}

@@ -1,103 +1,43 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
-import { SubjectSet } from '../audit/subjects.js';
-import { ensureSubjects } from './request-state.js';
-import type { RestrictionCache } from '../governance/restrictions.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditService } from '../audit/service.js';
 import { consumeApproval, recordDestruction } from '../governance/approvals.js';
-import { maskPath } from '../mask/request-side.js';
-import type { Db } from '../store/db.js';
 import { touchCustomers, windowCount } from '../governance/bulk-guard.js';
-import type { ConsentCache } from '../governance/consents.js';
-import { checkPartner } from '../governance/partner-scope.js';
-import type { Principal } from '../auth/principal.js';
+import { maskPath } from '../mask/request-side.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { sendError } from './errors.js';
-
-/** One caller, across replicas: kind, organisation and subject. */
-function callerKey(p: Principal): string {
-  return `${p.kind}:${p.organisation ?? ''}:${p.subject}`;
-}
-import { rawHeaderValues } from './raw-headers.js';
+import { callerKey } from '../pipeline/decide.js';
+import type { Db } from '../store/db.js';
+import { recordAllow, refuseRequest } from './decide.js';
+import { withheldPayload } from './errors.js';
 
 /**
- * Stage: governance checks on the customers a request names (path and query parameters).
- * A customer with an objection or restriction for the declared purpose is refused. Customers
- * named only in the response (lists) are handled by the transform stage, which drops them.
+ * Governance work that needs more than the request head: four-eyes approval consumption (needs
+ * the body), counting the customers a list response names (bulk guard), and the destruction ledger.
  */
-export function registerGovernance(app: FastifyInstance, restrictions: RestrictionCache, db: Db, consents: ConsentCache, metrics?: Metrics) {
-  app.addHook('onRequest', async (request, reply) => {
-    const { match, purpose, policy, target } = request.custodian;
-    if (!match || !purpose || !policy || !target) return undefined;
-    const subjects = ensureSubjects(request.custodian) as SubjectSet;
-    for (const id of subjects.all()) {
-      if (restrictions.restricts(id, purpose.config.id)) {
-        request.log.info({ code: 'CUSTODIAN_SUBJECT_RESTRICTED', route: match.route.config.id }, 'subject restricted');
-        return sendError(reply, 'CUSTODIAN_SUBJECT_RESTRICTED');
-      }
-    }
-    request.custodian.isRestricted = (id: string) => restrictions.restricts(id, purpose.config.id);
-
-    const principal = request.custodian.principal;
-    if (principal?.kind === 'partner') {
-      // Sharing with a third party: a contract in the registry, and each customer's live consent.
-      const check = checkPartner(principal, purpose.config.id, policy.config.partners, consents, policy.now() / 1000);
-      if (!check.ok) return sendError(reply, check.code, check.hint);
-      if (match.route.config.subjects.length === 0) {
-        // Without knowing whose data this is, consent cannot be checked: fail closed.
-        return sendError(reply, 'CUSTODIAN_CONSENT_REQUIRED', 'This route does not identify the customer, so it is not open to partners.');
-      }
-      const ids = subjects.all();
-      for (const id of ids) if (!check.scopeFor(id)) return sendError(reply, 'CUSTODIAN_CONSENT_REQUIRED');
-      request.custodian.partnerScope = check.scopeFor;
-      if (ids.length === 1) request.custodian.partnerRecordScope = check.scopeFor(ids[0] as string);
-    }
-
-    const limit = purpose.config.bulkLimit;
-    if (limit && principal) {
-      // Bulk-access guard: distinct customers this caller touched for this purpose in the window.
-      const caller = callerKey(principal);
-      const ids = subjects.all();
-      const { count, alreadySeen } = await windowCount(db, caller, purpose.config.id, limit.windowSeconds, ids);
-      const fresh = ids.filter((id) => !alreadySeen.has(id));
-      const namesOnlyInResponse = match.route.config.subjects.some((s) => 'jsonPath' in s);
-      if (count + fresh.length > limit.refuseAt || (count >= limit.refuseAt && namesOnlyInResponse)) {
-        return sendError(reply, 'CUSTODIAN_BULK_LIMIT');
-      }
-      await touchCustomers(db, caller, purpose.config.id, ids, limit.windowSeconds);
-      const after = count + fresh.length;
-      if (limit.alertAt !== undefined && count < limit.alertAt && after >= limit.alertAt) {
-        request.custodian.bulkAlert = after;
-        metrics?.bulkAlerts.inc({ purpose: purpose.config.id });
-      }
-      if (namesOnlyInResponse) request.custodian.bulkSubjects = new SubjectSet(1_000_000);
-    }
-
-    if (match.route.config.destructive && rawHeaderValues(request.raw, 'x-approval').length !== 1) {
-      return sendError(reply, 'CUSTODIAN_APPROVAL_REQUIRED', 'Send the approval id in one X-Approval header.');
-    }
-    return undefined;
-  });
-
+export function registerGovernance(app: FastifyInstance, deps: { db: Db; audit: AuditService; metrics?: Metrics }) {
+  const { db, metrics } = deps;
   // Four-eyes, once the body is in: an approval for exactly this method, path and body, given to
-  // this caller by someone else, consumed by one atomic UPDATE before anything is forwarded.
+  // this caller by someone else, consumed by one atomic UPDATE before anything is forwarded. The
+  // request's one decision record is written after it, so it states the approval (or the refusal).
   app.addHook('preHandler', async (request, reply) => {
-    const { match, principal, target, policy } = request.custodian;
-    if (!match?.route.config.destructive || !principal || !target || !policy) return undefined;
-    const id = rawHeaderValues(request.raw, 'x-approval')[0] as string;
+    const decision = request.custodian.decision;
+    if (!decision?.allowed || decision.approvalToConsume === undefined) return undefined;
+    const { principal, target, policy } = decision;
     let body: Buffer | undefined;
     if (request.body instanceof Readable) {
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of request.body) {
         size += (chunk as Buffer).length;
-        if (size > policy.config.limits.maxBodyBytes) return sendError(reply, 'CUSTODIAN_BODY_TOO_LARGE');
+        if (size > policy.config.limits.maxBodyBytes) return refuseRequest(request, reply, deps, 'CUSTODIAN_BODY_TOO_LARGE');
         chunks.push(chunk as Buffer);
       }
       body = Buffer.concat(chunks);
       // Forward exactly the bytes that were checked.
       request.body = Readable.from([body]);
     }
+    const id = decision.approvalToConsume;
     const result = await consumeApproval(db, {
       id,
       method: request.method,
@@ -106,31 +46,15 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
       requester: principal.subject,
       requestId: request.id,
     });
-    if (!result.ok) return sendError(reply, 'CUSTODIAN_APPROVAL_REQUIRED', `${result.why[0]?.toUpperCase()}${result.why.slice(1)}.`);
+    if (!result.ok) return refuseRequest(request, reply, deps, 'CUSTODIAN_APPROVAL_REQUIRED', `${result.why[0]?.toUpperCase()}${result.why.slice(1)}.`);
     request.custodian.approval = { id, approver: result.approver };
+    recordAllow(request, deps, decision, request.custodian.approval);
     return undefined;
   });
 
   // Customers named only in the response (lists, exports) count too, every one of them: counted
   // before a buffered response is released (so the caller's next request sees them), and for a
   // streamed export once it has finished.
-  const countResponseCustomers = async (request: import('fastify').FastifyRequest) => {
-    const { bulkSubjects, principal, purpose } = request.custodian;
-    const limit = purpose?.config.bulkLimit;
-    if (!bulkSubjects || !principal || !purpose || !limit) return;
-    const ids = bulkSubjects.all().filter((id) => !countedIds(request).has(id));
-    if (ids.length === 0) return;
-    for (const id of ids) countedIds(request).add(id);
-    const caller = callerKey(principal);
-    const added = await touchCustomers(db, caller, purpose.config.id, ids, limit.windowSeconds);
-    if (!added || limit.alertAt === undefined) return;
-    const after = await windowCount(db, caller, purpose.config.id, limit.windowSeconds, []);
-    const before = { count: after.count - added };
-    if (before.count < limit.alertAt && after.count >= limit.alertAt) {
-      request.custodian.bulkAlert = after.count;
-      metrics?.bulkAlerts.inc({ purpose: purpose.config.id });
-    }
-  };
   const counted = new WeakMap<object, Set<string>>();
   const countedIds = (request: object) => {
     const existing = counted.get(request);
@@ -139,12 +63,38 @@ export function registerGovernance(app: FastifyInstance, restrictions: Restricti
     counted.set(request, set);
     return set;
   };
-  app.addHook('onSend', async (request, _reply, payload) => {
-    await countResponseCustomers(request);
-    return payload;
+  const countResponseCustomers = async (request: FastifyRequest) => {
+    const { bulkSubjects, principal, purpose } = request.custodian;
+    const limit = purpose?.config.bulkLimit;
+    if (!bulkSubjects || !principal || !purpose || !limit) return;
+    const seen = countedIds(request);
+    const ids = bulkSubjects.all().filter((id) => !seen.has(id));
+    if (ids.length === 0) return;
+    for (const id of ids) seen.add(id);
+    const caller = callerKey(principal);
+    const added = await touchCustomers(db, caller, purpose.config.id, ids, limit.windowSeconds);
+    if (!added || limit.alertAt === undefined) return;
+    const after = await windowCount(db, caller, purpose.config.id, limit.windowSeconds, []);
+    if (after.count - added < limit.alertAt && after.count >= limit.alertAt) {
+      request.custodian.bulkAlert = after.count;
+      metrics?.bulkAlerts.inc({ purpose: purpose.config.id });
+    }
+  };
+  // Callback style, and synchronous unless there is something to count: a refusal's onSend
+  // chain must finish inside send(), so that no stage after a refusal runs.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (!request.custodian?.bulkSubjects || request.custodian.refusal) return done(null, payload);
+    countResponseCustomers(request).then(
+      () => done(null, payload),
+      (err: unknown) => {
+        // Fail closed: customers that could not be counted are not released.
+        request.log.error({ code: 'CUSTODIAN_INTERNAL', err: err instanceof Error ? err.message : 'unknown' }, 'bulk count failed: response withheld');
+        done(null, withheldPayload(reply, payload, 'CUSTODIAN_INTERNAL'));
+      },
+    );
   });
   app.addHook('onResponse', async (request) => {
-    await countResponseCustomers(request);
+    await countResponseCustomers(request).catch(() => request.log.error('bulk count failed'));
   });
 
   // Each executed (or failed) destruction is a ledger entry: requester, approver, object, outcome.

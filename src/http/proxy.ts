@@ -51,12 +51,23 @@ export async function registerProxy(app: FastifyInstance, dispatcher: Agent) {
     httpMethods: ALL_METHODS,
     undici: dispatcher,
     disableRequestLogging: true,
+    // Defence in depth: only a request `decide` allowed is ever forwarded. A refusal has already
+    // ended the request, so this cannot normally be reached without an allow; if it is, the
+    // connection is cut rather than answered twice.
+    preHandler(request, reply, done) {
+      const decision = request.custodian.decision;
+      if (decision?.allowed && !request.custodian.refusal) return done();
+      if (!reply.sent) {
+        request.log.error({ code: 'CUSTODIAN_INTERNAL' }, 'request reached the proxy without an allow decision');
+        reply.hijack();
+        reply.raw.destroy();
+      }
+    },
     replyOptions: {
       getUpstream(request) {
-        // The route stage guarantees an upstream; without one nothing is forwarded.
-        const { upstream, principal, purpose } = request.custodian;
-        if (!upstream || !principal || !purpose) throw new Error('request reached the proxy without passing every stage');
-        return upstream.origin;
+        const decision = request.custodian.decision;
+        // Unreachable after the preHandler; an empty origin fails the call instead of forwarding.
+        return decision?.allowed ? decision.upstream.origin : 'http://0.0.0.0:0';
       },
       rewriteRequestHeaders(request, headers) {
         const { upstream, principal, purpose } = request.custodian;

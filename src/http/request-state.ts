@@ -3,7 +3,8 @@ import type { UpstreamConfig } from '../config/types.js';
 import type { Policy } from '../policy/compile.js';
 import type { CompiledPurpose } from '../policy/purposes.js';
 import type { FieldReport } from '../mask/report.js';
-import { requestSubjects, SubjectSet } from '../audit/subjects.js';
+import { SubjectSet } from '../audit/subjects.js';
+import type { Decision } from '../pipeline/decision.js';
 import type { ErrorCode } from '../errors.js';
 import type { RequestTarget } from '../policy/request-target.js';
 import type { RouteMatch } from '../policy/routes.js';
@@ -25,6 +26,12 @@ export interface RequestState {
   fieldReport: FieldReport | undefined;
   /** A streamed response was cut off because its body could not be masked. */
   transformFailed: boolean;
+  /** The outcome of `decide`, set once by the decide stage; the fields below mirror it. */
+  decision: Decision | undefined;
+  /** The purpose the caller declared (a well-formed id), recorded even when refused. */
+  declaredPurpose: string | undefined;
+  /** This request's one decision record has been written (or started, for an allow). */
+  decisionRecorded: boolean;
   /** The refusal code sent, if the request was refused. */
   refusal: ErrorCode | undefined;
   /** Customer ids touched (request parameters, then the response). */
@@ -72,6 +79,9 @@ export function emptyState(): RequestState {
     purpose: undefined,
     fieldReport: undefined,
     transformFailed: false,
+    decision: undefined,
+    declaredPurpose: undefined,
+    decisionRecorded: false,
     refusal: undefined,
     subjects: undefined,
     decisionDurable: undefined,
@@ -105,15 +115,25 @@ export function maskedTarget(state: RequestState): { path: string | undefined; q
 }
 
 /**
- * The customers this request names (path and query parameters, per the route's subjects), made
- * once and kept on the state; undefined before a route has matched.
+ * Take the decision's values into the request state, once, for the stages after the upstream
+ * (transform, completion record, metrics, log line). Nothing else writes these fields.
  */
-export function ensureSubjects(state: RequestState): SubjectSet | undefined {
-  if (state.subjects) return state.subjects;
-  const { match, target, policy } = state;
-  if (!match || !target || !policy) return undefined;
-  const subjects = new SubjectSet(policy.config.audit.subjectsCap);
-  requestSubjects(match.route.config.subjects, match.params, target.rawQuery, subjects);
-  state.subjects = subjects;
-  return subjects;
+export function adoptDecision(state: RequestState, decision: Decision): void {
+  state.decision = decision;
+  state.policy = decision.policy;
+  state.target = decision.target;
+  state.match = decision.match;
+  state.upstream = decision.upstream;
+  state.principal = decision.principal;
+  state.purpose = decision.purpose;
+  state.declaredPurpose = decision.declaredPurpose;
+  state.subjects = decision.subjects;
+  if (decision.allowed) {
+    state.isRestricted = decision.scope.isRestricted;
+    state.partnerScope = decision.scope.partnerScope;
+    state.partnerRecordScope = decision.scope.partnerRecordScope;
+    state.bulkAlert = decision.bulkAlert;
+    // Every customer of the response, uncapped, for the bulk guard's count.
+    if (decision.scope.countResponseCustomers) state.bulkSubjects = new SubjectSet(1_000_000);
+  }
 }

@@ -35,7 +35,7 @@ export function compilePurposes(purposes: readonly PurposeConfig[]): ReadonlyMap
   return map;
 }
 
-const PURPOSE_ID = /^[a-z][a-z0-9_.-]{0,63}$/;
+export const PURPOSE_ID = /^[a-z][a-z0-9_.-]{0,63}$/;
 
 /**
  * Decide whether this caller may use the declared purpose on this route (PIPL art. 6: a clear,

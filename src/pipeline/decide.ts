@@ -1,0 +1,149 @@
+import { SubjectSet, requestSubjects } from '../audit/subjects.js';
+import type { Principal } from '../auth/principal.js';
+import { touchCustomers, windowCount } from '../governance/bulk-guard.js';
+import type { ConsentCache } from '../governance/consents.js';
+import { checkPartner, type ScopeFor } from '../governance/partner-scope.js';
+import type { RestrictionCache } from '../governance/restrictions.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Policy } from '../policy/compile.js';
+import { authorizePurpose, PURPOSE_ID } from '../policy/purposes.js';
+import { parseRequestTarget } from '../policy/request-target.js';
+import type { Db } from '../store/db.js';
+import type { Allow, DecisionContext, Decision, Deny } from './decision.js';
+import type { RequestFacts } from './facts.js';
+
+/** The stores governance reads (and, for the bulk guard, writes). Every one is required. */
+export interface DecisionStores {
+  readonly restrictions: RestrictionCache;
+  readonly consents: ConsentCache;
+  readonly db: Db;
+  readonly metrics?: Metrics;
+  /** `custodian explain`: count nothing, change nothing. */
+  readonly readOnly?: boolean;
+}
+
+/** One caller, across replicas: kind, organisation and subject. */
+export function callerKey(p: Principal): string {
+  return `${p.kind}:${p.organisation ?? ''}:${p.subject}`;
+}
+
+function deny(context: DecisionContext, code: Deny['code'], hint?: string): Deny {
+  return Object.freeze({ ...context, allowed: false as const, code, hint });
+}
+
+/** The declared purpose as recorded: a well-formed id, or nothing (never arbitrary header text). */
+function declaredPurposeOf(values: readonly string[]): string | undefined {
+  if (values.length !== 1) return undefined;
+  const id = (values[0] as string).trim();
+  return PURPOSE_ID.test(id) ? id : undefined;
+}
+
+/**
+ * The one place a request's fate is decided, for every front end: path checks → authentication
+ * → route (exactly one) → purpose → governance (restrictions, partner contract and consent, bulk
+ * pre-check, four-eyes presence). Returns an immutable Allow or Deny; it never sends anything.
+ * `policy` is the policy pinned for this request (a reload mid-request does not change it).
+ */
+export async function decide(facts: RequestFacts, policy: Policy, stores: DecisionStores): Promise<Decision> {
+  let context: DecisionContext = { policy, declaredPurpose: declaredPurposeOf(facts.declaredPurposes) };
+  const limits = policy.config.limits;
+  const parsed = parseRequestTarget(facts.target, limits.maxPathLength);
+  if (!parsed.ok) return deny(context, 'CUSTODIAN_PATH_INVALID');
+  const target = parsed.target;
+  context = { ...context, target };
+  if (facts.declaredBodyBytes > limits.maxBodyBytes) return deny(context, 'CUSTODIAN_BODY_TOO_LARGE');
+
+  // Who is calling, before anything else is revealed (even whether a route exists).
+  const auth = await policy.authenticator.authenticate({
+    authorization: facts.authorization,
+    rawQuery: target.rawQuery,
+    certificate: facts.certificate,
+  });
+  if (!auth.ok) return deny(context, auth.code, auth.hint);
+  const principal = auth.principal;
+  context = { ...context, principal };
+
+  const match = policy.routes.match(facts.method, target.segments);
+  if (!match) return deny(context, 'CUSTODIAN_ROUTE_NOT_FOUND');
+  const subjects = new SubjectSet(policy.config.audit.subjectsCap);
+  requestSubjects(match.route.config.subjects, match.params, target.rawQuery, subjects);
+  context = { ...context, match, subjects };
+  const upstream = policy.upstreams.get(match.route.config.upstream);
+  if (!upstream) return deny(context, 'CUSTODIAN_INTERNAL');
+  context = { ...context, upstream };
+
+  const authorized = authorizePurpose(
+    facts.declaredPurposes,
+    principal,
+    policy.routePurposes.get(match.route.config.id) ?? new Set(),
+    policy.purposes,
+    policy.now() / 1000,
+  );
+  if (!authorized.ok) return deny(context, authorized.code, authorized.hint);
+  const purpose = authorized.purpose;
+  const purposeId = purpose.config.id;
+  context = { ...context, purpose };
+
+  // Governance: the customers the request names.
+  const ids = subjects.all();
+  for (const id of ids) if (stores.restrictions.restricts(id, purposeId)) return deny(context, 'CUSTODIAN_SUBJECT_RESTRICTED');
+
+  let partnerScope: ScopeFor | undefined;
+  let partnerRecordScope: ReadonlySet<string> | undefined;
+  if (principal.kind === 'partner') {
+    // Sharing with a third party: a contract in the registry, and each customer's live consent.
+    const check = checkPartner(principal, purposeId, policy.config.partners, stores.consents, policy.now() / 1000);
+    if (!check.ok) return deny(context, check.code, check.hint);
+    if (match.route.config.subjects.length === 0) {
+      // Without knowing whose data this is, consent cannot be checked: fail closed.
+      return deny(context, 'CUSTODIAN_CONSENT_REQUIRED', 'This route does not identify the customer, so it is not open to partners.');
+    }
+    for (const id of ids) if (!check.scopeFor(id)) return deny(context, 'CUSTODIAN_CONSENT_REQUIRED');
+    partnerScope = check.scopeFor;
+    if (ids.length === 1) partnerRecordScope = check.scopeFor(ids[0] as string);
+  }
+
+  const destructive = match.route.config.destructive;
+  if (destructive && facts.approvals.length !== 1) {
+    return deny(context, 'CUSTODIAN_APPROVAL_REQUIRED', 'Send the approval id in one X-Approval header.');
+  }
+
+  let bulkAlert: number | undefined;
+  const limit = purpose.config.bulkLimit;
+  const namesOnlyInResponse = match.route.config.subjects.some((s) => 'jsonPath' in s);
+  if (limit) {
+    // Bulk-access guard: distinct customers this caller touched for this purpose in the window.
+    const caller = callerKey(principal);
+    const { count, alreadySeen } = await windowCount(stores.db, caller, purposeId, limit.windowSeconds, ids);
+    const fresh = ids.filter((id) => !alreadySeen.has(id));
+    if (count + fresh.length > limit.refuseAt || (count >= limit.refuseAt && namesOnlyInResponse)) {
+      return deny(context, 'CUSTODIAN_BULK_LIMIT');
+    }
+    if (!stores.readOnly) await touchCustomers(stores.db, caller, purposeId, ids, limit.windowSeconds);
+    const after = count + fresh.length;
+    if (limit.alertAt !== undefined && count < limit.alertAt && after >= limit.alertAt) {
+      bulkAlert = after;
+      if (!stores.readOnly) stores.metrics?.bulkAlerts.inc({ purpose: purposeId });
+    }
+  }
+
+  const allow: Allow = {
+    ...context,
+    allowed: true,
+    target,
+    match,
+    upstream,
+    principal,
+    purpose,
+    subjects,
+    scope: Object.freeze({
+      isRestricted: (id: string) => stores.restrictions.restricts(id, purposeId),
+      partnerScope,
+      partnerRecordScope,
+      countResponseCustomers: limit !== undefined && namesOnlyInResponse,
+    }),
+    bulkAlert,
+    approvalToConsume: destructive ? facts.approvals[0] : undefined,
+  };
+  return Object.freeze(allow);
+}
