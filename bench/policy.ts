@@ -22,6 +22,7 @@ export function benchRoute(): RouteConfig {
     passthrough: [],
     subjects: [],
     destructive: false,
+    responseHeaders: { release: [], scan: [] },
     views: {},
   };
 }

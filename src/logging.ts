@@ -1,4 +1,6 @@
 import pino from 'pino';
+import { safeErrorForLog } from './log-safe-error.js';
+import { emptyHits, maskDetected } from './mask/detectors.js';
 
 export type Logger = pino.Logger;
 
@@ -9,6 +11,21 @@ export type Logger = pino.Logger;
 export function createLogger(options: { level?: string } = {}): Logger {
   return pino({
     level: options.level ?? process.env.CUSTODIAN_LOG_LEVEL ?? 'info',
+    // Errors are logged by type, code and a masked message only (see safeErrorForLog).
+    serializers: { err: safeErrorForLog },
+    hooks: {
+      // Messages pass the detectors too, and an error logged alone gets its masked message, not
+      // pino's default of the raw err.message (which may quote upstream bytes).
+      logMethod(args, method) {
+        const first = args[0] as unknown;
+        if (first instanceof Error && args.length === 1) args.push(String((safeErrorForLog(first) as { message?: string }).message ?? ''));
+        for (let i = 0; i < args.length; i++) {
+          const arg = args[i] as unknown;
+          if (typeof arg === 'string') args[i] = maskDetected(arg, emptyHits());
+        }
+        return method.apply(this, args);
+      },
+    },
     redact: {
       paths: [
         'req.headers.authorization',

@@ -48,6 +48,7 @@ interface RawConfig {
     detectors?: boolean;
     observe?: boolean;
     passthrough?: string[];
+    responseHeaders?: { release?: string[]; scan?: string[] };
     views?: Record<string, RawView>;
     subjects?: ({ param: string } | { query: string } | { jsonPath: string })[];
     destructive?: boolean;
@@ -221,6 +222,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
         return { ...subject };
       }),
       destructive: r.destructive ?? false,
+      responseHeaders: { release: [...(r.responseHeaders?.release ?? [])], scan: [...(r.responseHeaders?.scan ?? [])] },
     };
   });
   issues.push(...compileRoutes(routes).issues);

@@ -67,6 +67,8 @@ export interface RouteConfig {
   readonly subjects: readonly SubjectSource[];
   /** Four-eyes: every request needs a single-use approval by another person. */
   readonly destructive: boolean;
+  /** Upstream response headers released beyond the defaults (see upstream/response-header-policy). */
+  readonly responseHeaders: { readonly release: readonly string[]; readonly scan: readonly string[] };
 }
 
 export type SubjectSource = { readonly param: string } | { readonly query: string } | { readonly jsonPath: string };

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { ErrorCode } from '../errors.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.js';
+import { releasedResponseHeaders } from '../upstream/response-header-policy.js';
 import { sendError } from './errors.js';
 import { transformResponse, type UpstreamResponse } from './transform.js';
 
@@ -78,8 +79,14 @@ export async function registerProxy(app: FastifyInstance, dispatcher: Agent) {
           forwardAuthorization: upstream?.forwardAuthorization ?? false,
         });
       },
-      rewriteHeaders(headers) {
-        return clientResponseHeaders(headers);
+      rewriteHeaders(headers, request) {
+        // Headers are released per the route's header policy: identifiers in a Location or a
+        // Set-Cookie are masked, unknown headers dropped (the body's transform comes after).
+        const decision = request?.custodian.decision;
+        if (!request || !decision?.allowed) return {};
+        const policy = decision.policy.responseHeaders.get(decision.match.route.config.id);
+        if (!policy) return {};
+        return releasedResponseHeaders(clientResponseHeaders(headers), policy, request.custodian.headerDetectorHits);
       },
       onResponse(request, reply, res) {
         // Every response passes the transform stage: nothing reaches the client unmasked.

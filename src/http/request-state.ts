@@ -3,6 +3,7 @@ import type { UpstreamConfig } from '../config/types.js';
 import type { Policy } from '../policy/compile.js';
 import type { CompiledPurpose } from '../policy/purposes.js';
 import type { FieldReport } from '../mask/report.js';
+import { type DetectorHits, emptyHits } from '../mask/detectors.js';
 import { SubjectSet } from '../audit/subjects.js';
 import type { Decision } from '../pipeline/decision.js';
 import type { ErrorCode } from '../errors.js';
@@ -24,6 +25,8 @@ export interface RequestState {
   purpose: CompiledPurpose | undefined;
   /** What masking did to the response (names only), for the audit record. */
   fieldReport: FieldReport | undefined;
+  /** What the detectors masked in released response headers (joins the field report). */
+  headerDetectorHits: DetectorHits;
   /** A streamed response was cut off because its body could not be masked. */
   transformFailed: boolean;
   /** The outcome of `decide`, set once by the decide stage; the fields below mirror it. */
@@ -78,6 +81,7 @@ export function emptyState(): RequestState {
     principal: undefined,
     purpose: undefined,
     fieldReport: undefined,
+    headerDetectorHits: emptyHits(),
     transformFailed: false,
     decision: undefined,
     declaredPurpose: undefined,

@@ -1,7 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode } from '../errors.js';
-import { decodedBody, firstSignificantByte, isJsonContentType, readPrefix } from '../mask/body.js';
+import { decodedBody, firstSignificantByte, ignoreLateError, isJsonContentType, readPrefix } from '../mask/body.js';
 import { FieldReport } from '../mask/report.js';
 import { ArrayMaskingStream } from '../mask/stream-array.js';
 import { TransformError, transformValue } from '../mask/walk.js';
@@ -110,8 +110,15 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
     }
     return true;
   };
+  // An upstream may fail at any byte; each reader below handles the failure it sees, and an
+  // error after that must not reach the process as an unhandled 'error' event.
+  res.stream.on('error', ignoreLateError);
   const report = new FieldReport();
   request.custodian.fieldReport = report;
+  const headerHits = request.custodian.headerDetectorHits;
+  report.detectorHits.residentId += headerHits.residentId;
+  report.detectorHits.mobile += headerHits.mobile;
+  report.detectorHits.bankCard += headerHits.bankCard;
   const masking = policy.config.masking;
 
   const declaredLength = header(res, 'content-length');
@@ -152,6 +159,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
       } else {
         const rest = new PassThrough();
         for (const chunk of prefix.chunks) rest.write(chunk);
+        body.on('error', (err) => rest.destroy(err));
         body.pipe(rest);
         reply.send(rest);
       }

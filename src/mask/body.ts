@@ -9,6 +9,9 @@ export function isJsonContentType(contentType: string | undefined): boolean {
   return contentType !== undefined && JSON_TYPE.test(contentType.trim());
 }
 
+/** The error sink of a stream whose failure is acted on elsewhere (see decodedBody). */
+export function ignoreLateError(): void {}
+
 /** Fails the stream once more than `cap` bytes have passed: the decompression-bomb guard. */
 class ByteCap extends Transform {
   #seen = 0;
@@ -38,6 +41,10 @@ export function decodedBody(stream: Readable, contentEncoding: string | undefine
   const fail = (err: unknown) => capped.destroy(err instanceof TransformError ? err : new TransformError('bad_encoding', { cause: err }));
   stream.on('error', (err) => decoder.destroy(err));
   decoder.on('error', fail);
+  // Readers attach their own listeners and drop them when done (readPrefix); an error after that
+  // (the upstream destroyed once the body was refused, the cap tripping late) must not become an
+  // unhandled 'error' event, which would end the process. The reader has already failed closed.
+  capped.on('error', ignoreLateError);
   return stream.pipe(decoder).pipe(capped);
 }
 

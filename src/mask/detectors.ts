@@ -18,16 +18,37 @@ export function emptyHits(): DetectorHits {
   return { residentId: 0, mobile: 0, bankCard: 0 };
 }
 
-// Digit boundaries: a match must not be glued to more digits or ASCII letters on either side.
-const ID_CANDIDATE = /(?<![0-9A-Za-z])(\d{17}[\dXx])(?![0-9A-Za-z])/g;
-const CARD_CANDIDATE = /(?<![0-9A-Za-z])(\d{4}(?:[ -]?\d){9,15})(?![0-9A-Za-z])/g;
-const MOBILE_CANDIDATE = /(?<![0-9A-Za-z+])((?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8})(?![0-9A-Za-z])/g;
+// Digit boundaries: a match must not be glued to more digits. Letters are no boundary: staff
+// write `mobile13812345678`, `ID11010519491231002X`, `13812345678ext`, and a gateway that masks
+// errs towards masking.
+const ID_CANDIDATE = /(?<![0-9])(\d{17}[\dXx])(?![0-9])/g;
+const CARD_CANDIDATE = /(?<![0-9])(\d{4}(?:[ -]?\d){9,15})(?![0-9])/g;
+const MOBILE_CANDIDATE = /(?<![0-9+])((?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8})(?![0-9])/g;
 /**
  * Characters any match can consist of: ASCII digits, the separators space and dash, the `+` of
  * `+86` and the check letter X of a resident ID. Every match lies inside one run of these.
  */
 function isRunChar(c: number): boolean {
-  return (c >= 48 && c <= 57) || c === 32 || c === 45 || c === 43 || c === 88 || c === 120;
+  return (c >= 48 && c <= 57) || c === 32 || c === 45 || c === 43 || c === 88 || c === 120 || isWide(c);
+}
+
+/** Full-width digits (０–９) and check letters (Ｘ ｘ), as typed with a Chinese input method. */
+function isWide(c: number): boolean {
+  return (c >= 0xff10 && c <= 0xff19) || c === 0xff38 || c === 0xff58;
+}
+
+function isDigit(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 0xff10 && c <= 0xff19);
+}
+
+/** The ASCII form of full-width digits and check letters; one UTF-16 unit each, so offsets hold. */
+function narrowed(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    out += isWide(c) ? String.fromCharCode(c - 0xfee0) : (text[i] as string);
+  }
+  return out;
 }
 
 /** The fewest digits any of the three identifiers has (a mobile number). */
@@ -36,34 +57,26 @@ const MIN_DIGITS = 11;
 // Mobile number segments allocated by MIIT (voice), by the first three digits.
 const MOBILE_PREFIX = /^1(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-35-9])/;
 // Card issuer prefixes (IIN) with the lengths they issue: UnionPay, Visa, Mastercard, Amex, JCB.
+// Needed only below 16 digits: a Luhn-valid number of 16–19 digits is masked whatever its
+// prefix (erring towards masking; issuers come and go), while 13–15 digits would catch every
+// tenth millisecond timestamp without the prefix check.
 const CARD_IIN = /^(?:62\d{14,17}|4\d{12}(?:\d{3}){0,2}|5[1-5]\d{14}|2[2-7]\d{14}|3[47]\d{13}|35\d{14})$/;
 
-// Birth years accepted in an ID number: 1900 to this year (read once; a long-running process
-// is at most a year behind, which only matters for newborns, who do not take loans).
-const LATEST_BIRTH_YEAR = new Date().getUTCFullYear();
-
-function isRealDate(yyyymmdd: string): boolean {
-  const y = Number(yyyymmdd.slice(0, 4));
-  const m = Number(yyyymmdd.slice(4, 6));
-  const d = Number(yyyymmdd.slice(6, 8));
-  if (y < 1900 || y > LATEST_BIRTH_YEAR || m < 1 || m > 12 || d < 1) return false;
-  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  return d <= (m === 2 ? (leap ? 29 : 28) : DAYS_IN_MONTH[m - 1] as number);
-}
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
+/**
+ * An 18-character resident ID by its GB 11643 MOD 11-2 check character. The birth date is not
+ * required to be real: a checksum-valid number with an impossible date is a typo'd or forged ID
+ * number still worth masking, and a gateway that masks errs towards masking (1 in 11 random
+ * 18-digit numbers pass the check; order numbers that long are rare in customer records).
+ */
 export function looksLikeResidentId(candidate: string): boolean {
-  return (
-    /^[1-8]\d{16}[\dXx]$/.test(candidate) &&
-    isRealDate(candidate.slice(6, 14)) &&
-    residentIdCheckChar(candidate.slice(0, 17)) === (candidate[17] as string).toUpperCase()
-  );
+  return /^[1-9]\d{16}[\dXx]$/.test(candidate) && residentIdCheckChar(candidate.slice(0, 17)) === (candidate[17] as string).toUpperCase();
 }
 
+/** A bank card: Luhn-valid, and of a known issuer below 16 digits (see CARD_IIN). */
 export function looksLikeBankCard(candidate: string): boolean {
   const digits = candidate.replace(/[ -]/g, '');
-  return CARD_IIN.test(digits) && isValidLuhn(digits);
+  if (digits.length < 13 || digits.length > 19) return false;
+  return (digits.length >= 16 || CARD_IIN.test(digits)) && isValidLuhn(digits);
 }
 
 export function looksLikeMobile(candidate: string): boolean {
@@ -90,13 +103,15 @@ export function maskDetected(text: string, hits: DetectorHits): string {
     }
     const start = i;
     let digits = 0;
+    let wide = false;
     for (; i < n; i++) {
       const c = text.charCodeAt(i);
       if (!isRunChar(c)) break;
-      if (c >= 48 && c <= 57) digits++;
+      if (isDigit(c)) digits++;
+      if (c >= 0xff10) wide = true;
     }
     if (digits < MIN_DIGITS) continue;
-    const plain = maskPlainNumber(text, start, i, hits);
+    const plain = wide ? undefined : maskPlainNumber(text, start, i, hits);
     if (plain !== undefined) {
       if (plain === null) continue;
       out = (out ?? '') + text.slice(copied, start) + plain;
@@ -105,9 +120,11 @@ export function maskDetected(text: string, hits: DetectorHits): string {
     }
     const before = start > 0 ? 1 : 0;
     const after = i < n ? 1 : 0;
-    const window = text.slice(start - before, i + after);
+    const original = text.slice(start - before, i + after);
+    const window = wide ? narrowed(original) : original;
     const masked = maskWindow(window, hits);
     if (masked === window) continue;
+    // (A full-width run that held an identifier comes out in ASCII, masked; others stay as typed.)
     // The context characters are not run characters, so no match touched them: strip them back off.
     out = (out ?? '') + text.slice(copied, start) + masked.slice(before, masked.length - after);
     copied = i;
@@ -115,13 +132,10 @@ export function maskDetected(text: string, hits: DetectorHits): string {
   return out === undefined ? text : out + text.slice(copied);
 }
 
-function isAsciiLetter(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-}
-
 /**
  * The common case, decided without the patterns: a run that is one bare number (digits only, or
- * 17 digits and a check letter). Look-behind and look-ahead forbid a match glued to a digit, so
+ * 17 digits and a check letter). Look-behind and look-ahead forbid a match glued to a digit (the
+ * characters around a run are never digits), so
  * any match is the whole run, and the patterns reduce to its length and first digits; the order
  * (resident ID, then card, then mobile) is the patterns' order. Returns the masked run, null when
  * it stays as it is, or undefined when the run is not a bare number (the patterns decide).
@@ -136,15 +150,20 @@ function maskPlainNumber(text: string, start: number, end: number, hits: Detecto
   const checkLetter = last === 88 || last === 120;
   if (!checkLetter && (last < 48 || last > 57)) return undefined;
   if (checkLetter && length !== 18) return undefined;
-  // A letter right before or after: no pattern matches (the context is not a number boundary).
-  if ((start > 0 && isAsciiLetter(text.charCodeAt(start - 1))) || (end < text.length && isAsciiLetter(text.charCodeAt(end)))) return null;
   const run = text.slice(start, end);
   if (length === 18) {
     if (looksLikeResidentId(run)) {
       hits.residentId++;
       return maskResidentId(run);
     }
-    if (checkLetter) return null;
+    if (checkLetter) {
+      // Not an ID number: the 17 digits before the letter may still be a card (a letter is no
+      // boundary), and nothing else fits between a non-digit and the letter.
+      const digits = run.slice(0, 17);
+      if (!looksLikeBankCard(digits)) return null;
+      hits.bankCard++;
+      return maskBankCard(digits) + run.slice(17);
+    }
   }
   if (length >= 13 && length <= 19 && looksLikeBankCard(run)) {
     hits.bankCard++;

@@ -1,4 +1,4 @@
-import { type DetectorHits, emptyHits } from './detectors.js';
+import { type DetectorHits, emptyHits, maskDetected } from './detectors.js';
 import type { Action } from './operators.js';
 
 /** The part of a field rule the report needs (kept structural to avoid an import cycle). */
@@ -12,6 +12,13 @@ export interface ReportableRule {
 }
 
 const UNKNOWN_NAMES_CAP = 256;
+const SHOWN_NAME_CHARS = 64;
+
+/** A field name as records and logs may show it: identifiers masked, length bounded. */
+function shownName(name: string): string {
+  const masked = maskDetected(name, emptyHits());
+  return masked.length > SHOWN_NAME_CHARS ? `${masked.slice(0, SHOWN_NAME_CHARS)}…` : masked;
+}
 
 /**
  * What a transform did, by field name only — never a value. Feeds the audit record ("which
@@ -24,7 +31,9 @@ export class FieldReport {
   readonly #slotRules: ReportableRule[] = [];
   readonly #slotCounts: number[] = [];
   readonly #otherRules = new Map<ReportableRule, number>();
-  readonly #unknown = new Map<string, { action: Action; count: number }>();
+  // Unknown field names are upstream data: one may itself be an identifier (an ID number used as
+  // a key), so what the report shows is the name after the detectors (and cut to a bounded length).
+  readonly #unknown = new Map<string, { action: Action; count: number; shown: string }>();
   readonly detectorHits: DetectorHits = emptyHits();
 
   record(rule: ReportableRule, fieldName: string): void {
@@ -47,7 +56,9 @@ export class FieldReport {
     }
     const seen = this.#unknown.get(fieldName);
     if (seen) seen.count++;
-    else if (this.#unknown.size < UNKNOWN_NAMES_CAP) this.#unknown.set(fieldName, { action: rule.operator.action, count: 1 });
+    else if (this.#unknown.size < UNKNOWN_NAMES_CAP) {
+      this.#unknown.set(fieldName, { action: rule.operator.action, count: 1, shown: shownName(fieldName) });
+    }
   }
 
   /** Every rule that matched at least one field, with its count. */
@@ -72,7 +83,7 @@ export class FieldReport {
       nulled: new Set(),
     };
     for (const [rule] of this.#perRule()) out[rule.operator.action].add(rule.name as string);
-    for (const [name, { action }] of this.#unknown) out[action].add(name);
+    for (const { action, shown } of this.#unknown.values()) out[action].add(shown);
     return out;
   }
 

@@ -19,10 +19,13 @@ const IDENTIFIER_KEY_RULE: FieldRule = { name: '(identifier key)', dataClass: 'u
 
 type Scalar = string | number | boolean;
 
-/** Free text and long integers in clear are scanned for identifiers. */
+/**
+ * Free text and long numbers in clear are scanned for identifiers — a number with a fraction too
+ * (a mobile stored as 13812345678.0 parses to an integer, 13812345678.5 does not).
+ */
 function scanned(value: Scalar, report: FieldReport): unknown {
   if (typeof value === 'string') return maskDetected(value, report.detectorHits);
-  if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) >= 1e10) {
+  if (typeof value === 'number' && Math.abs(value) >= 1e10) {
     const text = String(value);
     const masked = maskDetected(text, report.detectorHits);
     return masked === text ? value : masked;

@@ -3,6 +3,7 @@ import type { Config, UpstreamConfig } from '../config/types.js';
 import { compileFieldPlan, type FieldPlan } from '../mask/plan.js';
 import { type CompiledPurpose, compilePurposes } from './purposes.js';
 import { compileRoutes, type RouteTable } from './routes.js';
+import { compileResponseHeaderPolicy, type ResponseHeaderPolicy } from '../upstream/response-header-policy.js';
 
 /**
  * The immutable, compiled form of a configuration: everything the per-request path needs,
@@ -20,6 +21,8 @@ export interface Policy {
   readonly routePurposes: ReadonlyMap<string, ReadonlySet<string>>;
   /** Route id → purpose → the compiled view of responses. */
   readonly plans: ReadonlyMap<string, ReadonlyMap<string, FieldPlan>>;
+  /** Route id → which upstream response headers are released, and which after the detectors. */
+  readonly responseHeaders: ReadonlyMap<string, ResponseHeaderPolicy>;
   /** The clock every time-dependent check of this policy reads (frozen in tests). */
   readonly now: () => number;
 }
@@ -42,6 +45,7 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Pol
     purposes: compilePurposes(config.purposes),
     routePurposes: new Map(config.routes.map((r) => [r.id, new Set(r.purposes)])),
     plans: compilePlans(config),
+    responseHeaders: new Map(config.routes.map((r) => [r.id, compileResponseHeaderPolicy(r.responseHeaders)])),
     now,
   });
 }

@@ -42,6 +42,7 @@ export function planFor(
     passthrough: [],
     subjects: [],
     destructive: false,
+    responseHeaders: { release: [], scan: [] },
     views: options.view ? { p: { classes: options.view.classes ?? {}, fields: options.view.fields ?? {} } } : {},
   };
   return compileFieldPlan(route, 'p', options.classification ?? dictionary(), PSEUDONYM_KEYS);

@@ -10,17 +10,17 @@ import { maskBankCard, maskMobile, maskResidentId } from '../../src/mask/presets
  * of what must be found: on random text full of near-misses both must agree, value and counts.
  */
 function reference(text: string, hits: DetectorHits): string {
-  let out = text.replace(/(?<![0-9A-Za-z])(\d{17}[\dXx])(?![0-9A-Za-z])/g, (m) => {
+  let out = text.replace(/(?<![0-9])(\d{17}[\dXx])(?![0-9])/g, (m) => {
     if (!looksLikeResidentId(m)) return m;
     hits.residentId++;
     return maskResidentId(m);
   });
-  out = out.replace(/(?<![0-9A-Za-z])(\d{4}(?:[ -]?\d){9,15})(?![0-9A-Za-z])/g, (m) => {
+  out = out.replace(/(?<![0-9])(\d{4}(?:[ -]?\d){9,15})(?![0-9])/g, (m) => {
     if (!looksLikeBankCard(m)) return m;
     hits.bankCard++;
     return maskBankCard(m);
   });
-  return out.replace(/(?<![0-9A-Za-z+])((?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8})(?![0-9A-Za-z])/g, (m) => {
+  return out.replace(/(?<![0-9+])((?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8})(?![0-9])/g, (m) => {
     if (!looksLikeMobile(m)) return m;
     hits.mobile++;
     return maskMobile(m);

@@ -42,7 +42,7 @@ t.test('numbers that are not identifiers are left alone', async (t) => {
     'IBAN-like 00001234567890123456789',
   ];
   for (let i = 0; i < 2000; i++) corpus.push(String(1_600_000_000_000 + i * 7919)); // timestamps
-  for (let i = 0; i < 2000; i++) corpus.push(`ORD${String(10_000_000_000 + i * 104729)}`); // glued to letters
+  for (let i = 0; i < 2000; i++) corpus.push(`ORD${String(10_000_000_000 + i * 104729)}`); // glued to letters, but 10x is no allocated mobile prefix
   const hits = emptyHits();
   let changed = 0;
   for (const text of corpus) if (maskDetected(text, hits) !== text) changed++;
@@ -61,4 +61,30 @@ t.test('the demo remarks: every planted ID and mobile is caught', async (t) => {
   }
   t.ok(planted > 200, `${planted} remarks carry an identifier`);
   t.same(leaked, [], 'none survives the detectors');
+});
+
+// Regression (hostile-peer review): identifiers staff write glued to letters or in full-width
+// digits were released in clear to customer service.
+t.test('identifiers glued to letters, in full-width digits, or with impossible dates are masked', async (t) => {
+  const cases: [string, string, keyof ReturnType<typeof emptyHits>][] = [
+    ['mobile13812345678', 'mobile138****5678', 'mobile'],
+    ['13812345678ext', '138****5678ext', 'mobile'],
+    ['ID11010519491231002X', 'ID1101**********002X', 'residentId'],
+    ['card6222021234567894', 'card6222 **** **** 7894', 'bankCard'],
+    ['电话１３８１２３４５６７８谢谢', '电话138****5678谢谢', 'mobile'],
+    ['身份证３３０１０６１９８７１００８２０８７', '身份证3301**********2087', 'residentId'],
+    // Checksum-valid, month 13: a forged or mistyped ID number is masked all the same.
+    ['id 110105199913310016', 'id 1101**********0016', 'residentId'],
+    // Luhn-valid, 16 digits, no known issuer prefix: masked (erring towards masking).
+    ['acct 9400123456789012', 'acct 9400 **** **** 9012', 'bankCard'],
+  ];
+  for (const [input, expected, kind] of cases) {
+    const hits = emptyHits();
+    t.equal(maskDetected(input, hits), expected, input);
+    t.equal(hits[kind], 1, `${input}: counted as ${kind}`);
+  }
+  // Below 16 digits an issuer prefix is still required: millisecond timestamps stay.
+  t.equal(maskDetected('ts1732694400000', emptyHits()), 'ts1732694400000');
+  // Full-width text without an identifier keeps its characters as typed.
+  t.equal(maskDetected('房号１２０３，电话请留言', emptyHits()), '房号１２０３，电话请留言');
 });

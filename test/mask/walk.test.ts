@@ -82,3 +82,23 @@ t.test('detectors off only when the route says so', async (t) => {
   t.equal((transformValue(text, planFor(), new FieldReport()) as { remarks: string }).remarks, '电话138****5678');
   t.equal((transformValue(text, planFor({ detectors: false }), new FieldReport()) as { remarks: string }).remarks, '电话13812345678');
 });
+
+// Regression (hostile-peer review): identifier keys were dropped from the body but written in
+// clear into the field report, and so into the completion record.
+t.test('unknown keys that are identifiers appear in the field report only masked', async (t) => {
+  const report = new FieldReport();
+  transformValue({ [c.idNumber]: { owner: 1 }, [c.mobile]: 'x', note: 'x' }, planFor(), report);
+  const text = JSON.stringify(report.toJSON());
+  t.notOk(text.includes(c.idNumber), 'no clear ID number in the report');
+  t.notOk(text.includes(c.mobile), 'no clear mobile in the report');
+  t.ok(text.includes(`${c.mobile.slice(0, 3)}****${c.mobile.slice(-4)}`), 'the masked name stands in its place');
+  t.ok(text.includes('note'), 'ordinary names stay as they are');
+});
+
+t.test('a mobile written as a JSON number, with or without a fraction, is masked', async (t) => {
+  const body = JSON.parse(`{"remarks": ${c.mobile}.5, "other": ${c.mobile}.0, "small": 12.5}`) as Record<string, unknown>;
+  const out = transformValue(body, planFor({ unknownFields: 'keep' }), new FieldReport()) as Record<string, unknown>;
+  t.equal(out.remarks, `${c.mobile.slice(0, 3)}****${c.mobile.slice(-4)}.5`);
+  t.equal(out.other, `${c.mobile.slice(0, 3)}****${c.mobile.slice(-4)}`);
+  t.equal(out.small, 12.5);
+});
