@@ -174,6 +174,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     checkpointEveryRecords: config.audit.checkpointEveryRecords,
     checkpointEverySeconds: config.audit.checkpointEverySeconds,
     retentionDays: config.audit.retentionDays,
+    localTail: config.audit.localTail,
     shipIntervalMs: config.audit.shipIntervalMs,
   });
   await recordPolicyVersion(db, audit, config, startSignature, undefined);

@@ -19,6 +19,7 @@ export interface AuditOptions {
   readonly checkpointEveryRecords: number;
   readonly checkpointEverySeconds: number;
   readonly retentionDays: number;
+  readonly localTail: { readonly maxBytes: number; readonly maxAgeMs: number; readonly checkEveryMs: number };
   readonly shipIntervalMs: number;
 }
 
@@ -64,6 +65,7 @@ export class AuditService {
     };
     every(options.checkpointEverySeconds * 1000, () => service.checkpoint());
     every(6 * 3600 * 1000, () => service.purgeExpired(new Date()));
+    every(options.localTail.checkEveryMs, () => service.trimShipped(Date.now()));
     void service.purgeExpired(new Date()).catch(() => undefined);
     return service;
   }
@@ -114,28 +116,63 @@ export class AuditService {
     await this.journal.append({ v: 1, type: 'checkpoint', id: randomUUID(), time, detail: { seq: head.seq, hash: head.hash, jws } });
   }
 
+  /** Bytes of journal segments on this pod's disk (for the disk metrics). */
+  localBytes = 0;
+
   /**
-   * Retention: journal segments wholly older than the retention period and already shipped are
-   * deleted, and database partitions of months wholly before it are dropped. Every purge is
-   * itself an audit record.
+   * The journal is this pod's spool, not the archive: segments wholly shipped to the database are
+   * deleted once they fall outside the configured local tail (newest first, up to maxBytes, none
+   * older than maxAgeMs). Unshipped segments and the segment being written are never deleted.
+   * Each trim that deletes is itself a purge record, so `audit verify` can account for the missing start.
    */
-  async purgeExpired(now: Date): Promise<void> {
-    const cutoff = new Date(now.getTime() - this.options.retentionDays * 86400_000);
+  async trimShipped(now: number): Promise<void> {
     const segments = await listSegments(this.journal.dir, this.journal.instance);
-    for (let i = 0; i < segments.length - 1; i++) {
+    const shipped = this.journal.health.shippedSeq;
+    const tail = this.options.localTail;
+    let kept = 0;
+    let local = 0;
+    const deleted: { firstSeq: number; lastSeq: number }[] = [];
+    for (let i = segments.length - 1; i >= 0; i--) {
       const segment = segments[i] as { file: string; firstSeq: number };
-      const next = segments[i + 1] as { firstSeq: number };
-      const modified = (await stat(segment.file)).mtime;
-      if (modified >= cutoff || next.firstSeq - 1 > this.journal.health.shippedSeq) continue;
+      const info = await stat(segment.file).catch(() => undefined);
+      if (!info) continue;
+      const next = segments[i + 1];
+      const lastSeq = next ? next.firstSeq - 1 : undefined;
+      const wholeShipped = lastSeq !== undefined && lastSeq <= shipped;
+      if (wholeShipped) kept += info.size;
+      if (!wholeShipped || (kept <= tail.maxBytes && now - info.mtimeMs <= tail.maxAgeMs)) {
+        local += info.size;
+        continue;
+      }
       await unlink(segment.file);
+      deleted.push({ firstSeq: segment.firstSeq, lastSeq: lastSeq as number });
+    }
+    if (deleted.length > 0) {
+      // One purge record per trim, naming the range (a record per segment would itself fill segments).
       await this.journal.append({
         v: 1,
         type: 'purge',
         id: randomUUID(),
-        time: now.toISOString(),
-        detail: { what: 'journal segment', firstSeq: segment.firstSeq, lastSeq: next.firstSeq - 1, before: cutoff.toISOString() },
+        time: new Date(now).toISOString(),
+        detail: {
+          what: 'journal segment',
+          reason: 'shipped',
+          segments: deleted.length,
+          firstSeq: Math.min(...deleted.map((d) => d.firstSeq)),
+          lastSeq: Math.max(...deleted.map((d) => d.lastSeq)),
+        },
       });
     }
+    this.localBytes = local;
+  }
+
+  /**
+   * Retention: database partitions of months wholly before the retention period are dropped
+   * (the journal keeps only a short local tail, see trimShipped). Every purge is itself an audit
+   * record.
+   */
+  async purgeExpired(now: Date): Promise<void> {
+    const cutoff = new Date(now.getTime() - this.options.retentionDays * 86400_000);
     const oldest = partitionFor(cutoff);
     const partitions = await this.#db.query<{ relname: string }>(
       "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'audit_events'",

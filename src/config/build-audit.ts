@@ -10,6 +10,7 @@ export interface RawAudit {
   spoolBudgetBytes?: number;
   segmentBytes?: number;
   retentionDays?: number;
+  localTail?: { maxBytes?: number; maxAgeHours?: number; checkEveryMs?: number };
   subjectsCap?: number;
   shipIntervalMs?: number;
   checkpoint?: { key?: SecretRef; everyRecords?: number; everySeconds?: number };
@@ -33,6 +34,11 @@ export function buildAudit(raw: RawAudit | undefined, mode: 'production' | 'demo
     spoolBudgetBytes: a.spoolBudgetBytes ?? 1073741824,
     segmentBytes: a.segmentBytes ?? 67108864,
     retentionDays: a.retentionDays ?? 1095,
+    localTail: {
+      maxBytes: a.localTail?.maxBytes ?? 268435456,
+      maxAgeMs: (a.localTail?.maxAgeHours ?? 24) * 3600_000,
+      checkEveryMs: a.localTail?.checkEveryMs ?? 60_000,
+    },
     subjectsCap: a.subjectsCap ?? 20,
     shipIntervalMs: a.shipIntervalMs ?? 250,
     checkpointKey: key,

@@ -82,6 +82,8 @@ export interface AuditConfig {
   readonly spoolBudgetBytes: number;
   readonly segmentBytes: number;
   readonly retentionDays: number;
+  /** Shipped journal segments kept on the pod's disk (the journal is a spool, not the archive). */
+  readonly localTail: { readonly maxBytes: number; readonly maxAgeMs: number; readonly checkEveryMs: number };
   readonly subjectsCap: number;
   readonly shipIntervalMs: number;
   /** Ed25519 PKCS#8 PEM; undefined only in demo mode (a demo key is made under var/). */

@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuditService } from '../audit/service.js';
 import type { PolicyHolder } from '../policy/compile.js';
@@ -153,6 +154,15 @@ export class Metrics {
     gauge('custodian_audit_writable', '1 while the journal accepts records.', () => (audit.canRecord() ? 1 : 0));
     gauge('custodian_audit_async_failures', 'Records that could not be written when nothing waited on them.', () => audit.health.asyncFailures);
     gauge('custodian_audit_journal_write_failures', 'Journal write failures since start.', () => audit.journal.writeFailures);
+    gauge('custodian_audit_journal_local_bytes', 'Journal segment bytes on this pod (unshipped plus the local tail).', () => audit.localBytes);
+    gauge('custodian_audit_journal_disk_free_ratio', "Free fraction of the journal's file system (a full disk refuses every data request).", () => {
+      try {
+        const fs = statfsSync(audit.journal.dir);
+        return fs.blocks === 0 ? 1 : fs.bavail / fs.blocks;
+      } catch {
+        return 0;
+      }
+    });
   }
 }
 

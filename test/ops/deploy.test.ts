@@ -28,7 +28,7 @@ t.test('alert rules and the dashboard only use metrics the gateway exposes', asy
     const unknown = [...used].filter((m) => !exposed.has(m) && !EXTERNAL.has(m));
     t.same(unknown, [], `${name}: every metric exists`);
   }
-  for (const alert of ['RefusalSpike', 'AuditSpoolGrowing', 'AuditShipLag', 'PolicyReloadFailed', 'ChainVerificationFailed', 'PurposeReviewExpiring']) t.match(rules, `alert: Custodian${alert}`);
+  for (const alert of ['RefusalSpike', 'JournalDiskLow', 'AuditSpoolGrowing', 'AuditShipLag', 'PolicyReloadFailed', 'ChainVerificationFailed', 'PurposeReviewExpiring']) t.match(rules, `alert: Custodian${alert}`);
   try {
     execFileSync('promtool', ['check', 'rules', 'deploy/prometheus/custodian-alerts.yaml'], { stdio: 'pipe' });
     t.pass('promtool check rules');
