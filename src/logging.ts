@@ -8,8 +8,8 @@ export type Logger = pino.Logger;
  * The gateway's structured logger. Credentials and cookies are redacted wherever they appear,
  * so even a debug dump of headers cannot leak a token.
  */
-export function createLogger(options: { level?: string } = {}): Logger {
-  return pino({
+export function createLogger(options: { level?: string; destination?: pino.DestinationStream } = {}): Logger {
+  const pinoOptions: pino.LoggerOptions = {
     level: options.level ?? process.env.CUSTODIAN_LOG_LEVEL ?? 'info',
     // Errors are logged by type, code and a masked message only (see safeErrorForLog).
     serializers: { err: safeErrorForLog },
@@ -39,7 +39,8 @@ export function createLogger(options: { level?: string } = {}): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
 }
 
 /** A logger that writes nothing (tests, CLI checks). */

@@ -179,6 +179,11 @@ export class Journal {
     if (this.#tail.length > MEMORY_TAIL_RECORDS) this.#tail.splice(0, this.#tail.length - MEMORY_TAIL_RECORDS);
   }
 
+  /** Resolves once everything appended so far has been written (or failed): no polling by callers. */
+  async flushed(): Promise<void> {
+    while (this.#flushing || this.#queue.length > 0) await new Promise((r) => setImmediate(r));
+  }
+
   /** The shipper reports how far the database has everything; frees spool budget. */
   async markShipped(seq: number): Promise<void> {
     if (seq <= this.#shippedSeq) return;

@@ -106,6 +106,11 @@ export class AuditService {
     if (++this.#sinceCheckpoint >= this.options.checkpointEveryRecords) void this.checkpoint().catch(() => undefined);
   }
 
+  /** Resolves once every record appended so far is written to the journal. */
+  flush(): Promise<void> {
+    return this.journal.flushed();
+  }
+
   /** Append a checkpoint: the current head, signed with the Ed25519 key. */
   async checkpoint(): Promise<void> {
     const head = this.journal.head;

@@ -22,6 +22,11 @@ export interface ChainReport {
   readonly checkpoints: number;
   readonly firstProblem: ChainProblem | undefined;
   readonly badCheckpoints: ChainProblem[];
+  /**
+   * Records after the last signed checkpoint: the part of the chain no signature seals yet. A cut
+   * back to a checkpoint leaves a valid chain; only the database comparison (cross-check) sees it.
+   */
+  readonly unsealed: number;
 }
 
 interface Located {
@@ -51,6 +56,7 @@ async function verifySequence(
   const pendingCheckpoints: { seq: number; where: string; jws: string; claimedSeq: number; claimedHash: string }[] = [];
   let firstSeq: number | undefined;
   let purgedThrough = 0;
+  let lastCheckpointSeq = 0;
   const fail = (p: ChainProblem) => {
     firstProblem ??= p;
   };
@@ -71,6 +77,7 @@ async function verifySequence(
     hashes.set(rec.seq, rec.hash);
     if (rec.record.type === 'checkpoint') {
       checkpoints++;
+      lastCheckpointSeq = rec.seq;
       const d = rec.record.detail as { seq: number; hash: string; jws: string };
       pendingCheckpoints.push({ seq: rec.seq, where, jws: d.jws, claimedSeq: d.seq, claimedHash: d.hash });
     }
@@ -92,7 +99,8 @@ async function verifySequence(
       badCheckpoints.push({ seq: cp.seq, where: cp.where, problem: `chain at seq ${cp.claimedSeq} differs from the signed checkpoint` });
     }
   }
-  return { instance, source, records, checkpoints, firstProblem, badCheckpoints };
+  const unsealed = prev ? prev.seq - Math.max(lastCheckpointSeq, (firstSeq ?? 1) - 1) : 0;
+  return { instance, source, records, checkpoints, firstProblem, badCheckpoints, unsealed };
 }
 
 async function* journalLines(files: readonly string[]): AsyncIterable<Located> {

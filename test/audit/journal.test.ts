@@ -6,6 +6,8 @@ import { Journal } from '../../src/audit/journal.js';
 import { listSegments } from '../../src/audit/segments.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { verifyJournal } from '../../src/audit/verify.js';
+import { chainHash } from '../../src/audit/chain.js';
+import type { ChainedRecord } from '../../src/audit/record.js';
 import { tempDir } from '../helpers/gateway.js';
 
 const keyPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -64,7 +66,7 @@ t.test('tampering is detected and located', async (t) => {
       /:7$/,
     ],
     [
-      'a hash rewritten to match the edit',
+      'a record edited and re-serialised (its hash left as it was)',
       (file) => {
         const all = lines(file);
         const r = JSON.parse(all[6] as string);
@@ -177,4 +179,45 @@ t.test('the shipper reads the same records from memory as from disk, also past t
   t.equal(seqs.length, 300 + more, 'every record once');
   t.ok(seqs.every((s, i) => s === i + 1), 'in order, no gap');
   await reopened.close();
+});
+
+/** Edit record `index` of the segment, then recompute its hash and every hash and link after it. */
+function rechain(file: string, index: number, edit: (r: ChainedRecord) => void): void {
+  const all = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChainedRecord);
+  edit(all[index] as ChainedRecord);
+  for (let i = index; i < all.length; i++) {
+    const r = all[i] as ChainedRecord;
+    const prevHash = i === 0 ? r.prevHash : (all[i - 1] as ChainedRecord).hash;
+    const text = JSON.stringify(r.record);
+    all[i] = { ...r, prevHash, hash: chainHash(prevHash, r.instance, r.seq, text) };
+  }
+  writeFileSync(file, `${all.map((r) => `{"instance":${JSON.stringify(r.instance)},"seq":${r.seq},"prevHash":"${r.prevHash}","hash":"${r.hash}","record":${JSON.stringify(r.record)}}`).join('\n')}\n`);
+}
+
+// The real attack on a hash chain: edit a record and recompute every hash after it. The chain
+// then links up; only a signed checkpoint at or after the edit catches it. An edit after the last
+// checkpoint is not caught by the journal alone: that is the bound README states, and the
+// database copy (audit verify's cross-check) is what covers it.
+t.test('an edit with every later hash recomputed: caught by the next signed checkpoint, and only by it', async (t) => {
+  const dir = await filledJournal(t, 20); // records 1..20, then a checkpoint over seq 20 at seq 21
+  const [segment] = await listSegments(dir);
+  rechain(segment?.file as string, 6, (r) => {
+    (r.record as { decision?: string }).decision = 'deny';
+  });
+  const [report] = await verifyJournal(dir, publicKey);
+  t.equal(report?.firstProblem, undefined, 'the recomputed chain links up');
+  t.match(report?.badCheckpoints, [{ problem: /differs from the signed checkpoint/ }], 'the checkpoint signed over seq 20 does not match');
+
+  const dir2 = await filledJournal(t, 20);
+  const journal = await Journal.open({ dir: dir2, instance: 'gw-a', segmentBytes: 1 << 20, budgetBytes: 1 << 30 });
+  for (let i = 23; i <= 25; i++) await journal.append(rec(i));
+  await journal.close();
+  const [segment2] = await listSegments(dir2);
+  rechain(segment2?.file as string, 23, (r) => {
+    (r.record as { decision?: string }).decision = 'deny';
+  });
+  const [unsealed] = await verifyJournal(dir2, publicKey);
+  t.equal(unsealed?.firstProblem, undefined);
+  t.same(unsealed?.badCheckpoints, [], 'an edit after the last checkpoint is not visible in the journal alone');
+  t.equal(unsealed?.unsealed, 3, 'verify says how many records no checkpoint seals yet');
 });

@@ -3,18 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import t from 'tap';
+import { requireTool } from '../helpers/tools.js';
 import { basicRoutes, staffHeaders, startTestGateway } from '../helpers/gateway.js';
 import { get, rawHttps } from '../helpers/https-client.js';
 import { startOrigin } from '../helpers/origin.js';
-
-function hasPromtool(): boolean {
-  try {
-    execFileSync('promtool', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 t.test('the admin plane exposes metrics after traffic, with bounded labels only', async (t) => {
   const origin = await startOrigin();
@@ -48,12 +40,10 @@ t.test('the admin plane exposes metrics after traffic, with bounded labels only'
   t.match(text, /custodian_process_cpu_seconds_total/, 'default process metrics');
   t.notMatch(text, /110101|13812345678|u-credit|\/api\/customers\/|\/unknown/, 'no path, subject, caller or value in any label');
 
-  if (hasPromtool()) {
+  if (requireTool(t, 'promtool')) {
     const file = join(gw.dir, 'metrics.txt');
     writeFileSync(file, text);
     const out = execFileSync('sh', ['-c', `promtool check metrics < ${file} 2>&1 || true`]).toString();
     t.equal(out.trim(), '', `promtool check metrics is clean${out ? `: ${out}` : ''}`);
-  } else {
-    t.comment('promtool not installed (Debian package prometheus): exposition lint not run');
   }
 });
