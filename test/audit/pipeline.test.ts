@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'undici';
 import t from 'tap';
+import { waitFor } from '../helpers/wait.js';
 import { listSegments } from '../../src/audit/segments.js';
 import type { ChainedRecord } from '../../src/audit/record.js';
 import { verifyDatabase } from '../../src/audit/verify.js';
@@ -56,8 +57,11 @@ t.test('every request leaves records: allowed (decision + completion) and refuse
   const unauthenticated = await rawHttps(gw.port, get('/api/customers/44'), { ca: gw.ca });
   t.equal(unauthenticated.status, 401);
 
-  await new Promise((r) => setTimeout(r, 100)); // completion records are asynchronous
-  const records = await journalRecords(`${gw.dir}/var/audit`);
+  // Completion records are written after the response: wait for the last one.
+  const records = await waitFor(async () => {
+    const all = await journalRecords(`${gw.dir}/var/audit`);
+    return all.some((r) => r.record.type === 'completion' && r.record.requestId === ok.headers['x-request-id']) && all;
+  }, 'the completion record');
   const byRequest = (id: string | undefined) => records.filter((r) => r.record.requestId === id).map((r) => r.record);
 
   const okRecords = byRequest(ok.headers['x-request-id']);

@@ -54,7 +54,7 @@ t.test('bulk-access guard: distinct customers per caller and purpose, shared by 
 
   const metrics = (await (await request(`${a.adminUrl}/metrics`)).body.text()) + (await (await request(`${b.adminUrl}/metrics`)).body.text());
   t.match(metrics, /custodian_bulk_alerts_total\{purpose="customer_service"\} [1-9]/, 'the alert threshold raised the metric');
-  await new Promise((r) => setTimeout(r, 100));
+  await Promise.all([a, b].map((gw) => gw.audit.flush()));
   const flagged = [];
   for (const gw of [a, b]) {
     for (const s of await listSegments(join(gw.dir, 'var', 'audit'))) {

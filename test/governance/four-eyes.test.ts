@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import t from 'tap';
+import { waitFor } from '../helpers/wait.js';
 import { startTestGateway, testKey } from '../helpers/gateway.js';
 import { rawHttps } from '../helpers/https-client.js';
 import { startOrigin } from '../helpers/origin.js';
@@ -80,10 +81,13 @@ t.test('four-eyes: a destructive request needs a single-use approval by another 
   t.equal(exact.status, 200, 'the approved body');
   t.equal(origin.seen.at(-1)?.body, approvedBody, 'exactly the checked bytes are forwarded');
 
-  await new Promise((r) => setTimeout(r, 100));
-  const ledger = await gw.db.query<{ requester: string; approver: string; object: string; outcome: string; status: number }>(
-    'SELECT requester, approver, object, outcome, status FROM destruction_ledger WHERE approval_id = $1',
-    [id],
-  );
+  // The ledger entry is written once the response has gone: wait for it.
+  const ledger = await waitFor(async () => {
+    const r = await gw.db.query<{ requester: string; approver: string; object: string; outcome: string; status: number }>(
+      'SELECT requester, approver, object, outcome, status FROM destruction_ledger WHERE approval_id = $1',
+      [id],
+    );
+    return r.rows.length > 0 && r;
+  }, 'the destruction ledger entry');
   t.match(ledger.rows, [{ requester: 'agent.wang', approver: 'supervisor.chen', object: '/api/customers/42/documents/d-1', outcome: 'executed', status: 200 }], 'the ledger entry');
 });

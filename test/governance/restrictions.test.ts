@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import t from 'tap';
+import { waitFor } from '../helpers/wait.js';
 import { listSegments } from '../../src/audit/segments.js';
 import { basicRoutes, staffHeaders, startTestGateway, testKey } from '../helpers/gateway.js';
 import { get, rawHttps } from '../helpers/https-client.js';
@@ -77,10 +78,13 @@ t.test('an objection or restriction refuses the customer for its purposes, drops
   await admin(gw.adminUrl, `/admin/restrictions/${restriction.id}/lift`, {});
   t.equal((await rawHttps(gw.port, get(`/api/customers/${a}`, auth), { ca: gw.ca })).status, 200, 'lifted');
 
-  await new Promise((r) => setTimeout(r, 100));
-  const records = (await listSegments(join(gw.dir, 'var', 'audit')))
-    .flatMap((s) => readFileSync(s.file, 'utf8').split('\n').filter(Boolean))
-    .map((l) => JSON.parse(l).record);
+  const readRecords = async () =>
+    (await listSegments(join(gw.dir, 'var', 'audit'))).flatMap((s) => readFileSync(s.file, 'utf8').split('\n').filter(Boolean)).map((l) => JSON.parse(l).record);
+  // Completion records follow the response: wait for the list's.
+  const records = await waitFor(async () => {
+    const all = await readRecords();
+    return all.some((r) => r.type === 'completion' && r.detail?.restrictedItemsDropped === 2) && all;
+  }, 'the completion record of the list');
   const actions = records.filter((r) => r.type === 'admin').map((r) => r.detail.action);
   t.same(actions, ['register restriction', 'register objection', 'answer objection', 'lift restriction'], 'every admin action is recorded');
   t.ok(records.some((r) => r.type === 'completion' && r.detail?.restrictedItemsDropped === 2), 'the list response records how many items were dropped');
@@ -154,8 +158,10 @@ t.test('regression: a customer keyed by an identifier-shaped id is restricted (e
   t.equal(JSON.parse(refused.body).error.code, 'CUSTODIAN_SUBJECT_RESTRICTED', 'detail refused');
   const exported = await rawHttps(gw.port, get(`/api/export?ids=${key},plain-1`, auth), { ca: gw.ca });
   t.same(JSON.parse(exported.body).map((i: { id: string }) => i.id), ['plain-1'], 'dropped from a streamed export');
-  await new Promise((r) => setTimeout(r, 100));
-  const journal = (await listSegments(join(gw.dir, 'var', 'audit'))).map((s) => readFileSync(s.file, 'utf8')).join('\n');
+  const journal = await waitFor(async () => {
+    const text = (await listSegments(join(gw.dir, 'var', 'audit'))).map((s) => readFileSync(s.file, 'utf8')).join('\n');
+    return text.includes('CUSTODIAN_SUBJECT_RESTRICTED') && text.includes('"type":"completion"') && text;
+  }, 'the refusal and completion records');
   const denied = journal.split('\n').filter(Boolean).map((l) => JSON.parse(l).record).find((r) => r.reason === 'CUSTODIAN_SUBJECT_RESTRICTED');
   t.same(denied?.subjects?.ids, [`${key.slice(0, 4)}**********${key.slice(-4)}`], 'the record names the customer masked');
   t.notMatch(journal, key, 'never in clear in any record, admin actions included');

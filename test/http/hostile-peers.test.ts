@@ -10,7 +10,7 @@ import { maskResidentId } from '../../src/mask/presets.js';
 import { customer, prng } from '../../src/demo/dataset.js';
 import { type Db, pgliteDb, postgresDb } from '../../src/store/db.js';
 import { journalText, startChildGateway, waitShipped } from '../helpers/child-gateway.js';
-import { staffHeaders, tempDir, testKey, writeTestConfig } from '../helpers/gateway.js';
+import { staffHeaders, type tempDir, testKey, writeTestConfig } from '../helpers/gateway.js';
 import { get, rawHttps, type RawResponse } from '../helpers/https-client.js';
 import { pgliteTemplate } from '../helpers/store.js';
 import { mint } from '../helpers/tokens.js';
