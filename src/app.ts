@@ -71,6 +71,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   registerDecide(app, { policy: deps.policy, stores, audit: deps.audit, metrics: deps.metrics });
   registerGovernance(app, { db: deps.db, audit: deps.audit, metrics: deps.metrics });
   registerAudit(app, deps.audit, deps.metrics);
-  await registerProxy(app, deps.dispatcher);
+  await registerProxy(app, deps.dispatcher, deps.db);
   return app;
 }

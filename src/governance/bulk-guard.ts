@@ -159,3 +159,45 @@ export async function windowCount(
   }
   return { count, alreadySeen: new Set(candidates.filter((_c, i) => seenDigests.has(digests[i] as string))) };
 }
+
+/**
+ * The caller's budget for a list response, read once before the response is scoped: which
+ * customers the caller already has in the window (by digest) and how many new ones may still be
+ * released before the purpose's refuseAt. One query of at most ~refuseAt rows per list response.
+ */
+export class BulkBudget {
+  readonly #seen: ReadonlySet<string>;
+  #remaining: number;
+
+  constructor(seen: ReadonlySet<string>, remaining: number) {
+    this.#seen = seen;
+    this.#remaining = Math.max(0, remaining);
+  }
+
+  /** Whether this customer may be released: already in the window, or new within the budget. */
+  admits(customerId: string): boolean {
+    if (this.#seen.has(digestOf(customerId))) return true;
+    if (this.#remaining > 0) {
+      this.#remaining--;
+      return true;
+    }
+    return false;
+  }
+
+  /** New customers that may still be released by this response. */
+  get remaining(): number {
+    return this.#remaining;
+  }
+}
+
+/** Read the caller's window (digests) and build the budget for one list response. */
+export async function loadBulkBudget(db: Db, caller: string, purpose: string, windowSeconds: number, refuseAt: number, now = new Date()): Promise<BulkBudget> {
+  const since = new Date(now.getTime() - windowSeconds * 1000).toISOString();
+  const r = await db.query<{ customer_id: string }>('SELECT customer_id FROM bulk_access WHERE caller = $1 AND purpose = $2 AND seen_at > $3', [
+    caller,
+    purpose,
+    since,
+  ]);
+  const seen = new Set(r.rows.map((row) => row.customer_id));
+  return new BulkBudget(seen, refuseAt - seen.size);
+}

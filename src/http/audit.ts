@@ -52,12 +52,13 @@ export function registerAudit(app: FastifyInstance, audit: AuditService, _metric
         latencyMs: Math.round(reply.elapsedTime * 100) / 100,
         fields: state.fieldReport?.toJSON(),
         detail:
-          state.restrictedDropped || state.bulkAlert || state.consentDropped || state.approval
+          state.restrictedDropped || state.bulkAlert || state.consentDropped || state.bulkWithheld || state.approval
             ? {
                 approval: state.approval?.id,
                 approver: state.approval?.approver,
                 restrictedItemsDropped: state.restrictedDropped || undefined,
                 unconsentedItemsDropped: state.consentDropped || undefined,
+                bulkItemsWithheld: state.bulkWithheld || undefined,
                 bulkAlert: state.bulkAlert,
               }
             : undefined,

@@ -5,6 +5,7 @@ import type { Principal } from '../auth/principal.js';
 import type { ErrorCode } from '../errors.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from '../upstream/headers.js';
 import { releasedResponseHeaders } from '../upstream/response-header-policy.js';
+import type { Db } from '../store/db.js';
 import { sendError } from './errors.js';
 import { transformResponse, type UpstreamResponse } from './transform.js';
 
@@ -46,7 +47,7 @@ function identityHeaders(principal: Principal | undefined, purpose: string | und
  * Stage: forward the matched request through @fastify/http-proxy to the route's upstream.
  * The path forwarded is the raw path that was checked and matched, unchanged.
  */
-export async function registerProxy(app: FastifyInstance, dispatcher: Agent) {
+export async function registerProxy(app: FastifyInstance, dispatcher: Agent, db: Db) {
   const options: FastifyHttpProxyOptions = {
     upstream: '',
     httpMethods: ALL_METHODS,
@@ -92,7 +93,7 @@ export async function registerProxy(app: FastifyInstance, dispatcher: Agent) {
         // Every response passes the transform stage: nothing reaches the client unmasked.
         const r = reply as unknown as FastifyReply;
         r.request.custodian.upstreamRespondedAt = performance.now();
-        transformResponse(request as unknown as FastifyRequest, r, res as unknown as UpstreamResponse).catch((err: unknown) => {
+        transformResponse(request as unknown as FastifyRequest, r, res as unknown as UpstreamResponse, db).catch((err: unknown) => {
           // Fail closed: whatever went wrong, no unmasked byte is released.
           r.request.log.error({ err }, 'transform stage failed');
           r.raw.destroy();

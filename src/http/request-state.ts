@@ -46,8 +46,6 @@ export interface RequestState {
   /** performance.now() when the request was handed to the upstream, and when it answered. */
   upstreamStartedAt: number | undefined;
   upstreamRespondedAt: number | undefined;
-  /** Whether a customer is restricted for this request's purpose (set by the governance stage). */
-  isRestricted: ((customerId: string) => boolean) | undefined;
   /** List items removed because their customer is restricted. */
   restrictedDropped: number;
   /** The four-eyes approval this (destructive) request consumed. */
@@ -56,12 +54,10 @@ export interface RequestState {
   bulkSubjects: SubjectSet | undefined;
   /** Set when this request crossed the purpose's bulk alert threshold (distinct customers). */
   bulkAlert: number | undefined;
-  /** Partner callers: the fields each customer's consent and the contract allow (undefined: none). */
-  partnerScope: ((customerId: string) => ReadonlySet<string> | undefined) | undefined;
-  /** Partner callers on a single-customer route: that customer's scope. */
-  partnerRecordScope: ReadonlySet<string> | undefined;
   /** List items removed for want of consent. */
   consentDropped: number;
+  /** List items of new customers withheld because the caller's bulk budget was spent. */
+  bulkWithheld: number;
   /** The path and query as every log line and record shows them (see maskedTarget). */
   masked: { readonly forMatch: RouteMatch | undefined; readonly path: string | undefined; readonly query: string | undefined } | undefined;
 }
@@ -92,14 +88,12 @@ export function emptyState(): RequestState {
     streamedBytes: undefined,
     upstreamStartedAt: undefined,
     upstreamRespondedAt: undefined,
-    isRestricted: undefined,
     restrictedDropped: 0,
     approval: undefined,
     bulkSubjects: undefined,
     bulkAlert: undefined,
-    partnerScope: undefined,
-    partnerRecordScope: undefined,
     consentDropped: 0,
+    bulkWithheld: 0,
     masked: undefined,
   };
 }
@@ -133,9 +127,6 @@ export function adoptDecision(state: RequestState, decision: Decision): void {
   state.declaredPurpose = decision.declaredPurpose;
   state.subjects = decision.subjects;
   if (decision.allowed) {
-    state.isRestricted = decision.scope.isRestricted;
-    state.partnerScope = decision.scope.partnerScope;
-    state.partnerRecordScope = decision.scope.partnerRecordScope;
     state.bulkAlert = decision.bulkAlert;
     // Every customer of the response, uncapped, for the bulk guard's count.
     if (decision.scope.countResponseCustomers) state.bulkSubjects = new SubjectSet(1_000_000);

@@ -5,8 +5,12 @@ import { decodedBody, firstSignificantByte, ignoreLateError, isJsonContentType, 
 import { FieldReport } from '../mask/report.js';
 import { ArrayMaskingStream } from '../mask/stream-array.js';
 import { TransformError, transformValue } from '../mask/walk.js';
-import { collectAt, dropRestrictedItems, idAt, responsePaths, scopeItems } from '../audit/subjects.js';
-import { stripToScope } from '../governance/partner-scope.js';
+import { SubjectSet } from '../audit/subjects.js';
+import { type BulkBudget, loadBulkBudget } from '../governance/bulk-guard.js';
+import { ResponseScoper } from '../governance/response-scope.js';
+import { callerKey } from '../pipeline/decide.js';
+import type { Allow } from '../pipeline/decision.js';
+import type { Db } from '../store/db.js';
 import { sendError } from './errors.js';
 
 /** The part of an undici response reply-from hands to onResponse. */
@@ -48,71 +52,46 @@ function rewrittenHeaders(reply: FastifyReply): void {
   reply.header('cache-control', 'no-store');
 }
 
+/** The scoper of this allowed request: its governance scope, the route's paths, the bulk budget. */
+async function responseScoper(request: FastifyRequest, decision: Allow, db: Db): Promise<ResponseScoper> {
+  const state = request.custodian;
+  const limit = decision.purpose.config.bulkLimit;
+  let bulk: { released: SubjectSet; budget: BulkBudget } | undefined;
+  if (decision.scope.countResponseCustomers && limit) {
+    const budget = await loadBulkBudget(db, callerKey(decision.principal), decision.purpose.config.id, limit.windowSeconds, limit.refuseAt);
+    state.bulkSubjects ??= new SubjectSet(1_000_000);
+    bulk = { released: state.bulkSubjects, budget };
+  }
+  return new ResponseScoper(decision.scope, decision.policy.subjectPaths.get(decision.match.route.config.id) ?? [], decision.subjects, bulk);
+}
+
+/** What scoping removed, into the state (completion record) and, while headers can still change, the response. */
+function noteScope(request: FastifyRequest, reply: FastifyReply | undefined, scoper: ResponseScoper): void {
+  const { restrictedDropped, unconsentedDropped, bulkWithheld } = scoper.counts;
+  request.custodian.restrictedDropped = restrictedDropped;
+  request.custodian.consentDropped = unconsentedDropped;
+  request.custodian.bulkWithheld = bulkWithheld;
+  if (reply && bulkWithheld > 0) reply.header('x-custodian-bulk-withheld', String(bulkWithheld));
+}
+
 /**
  * Stage: transform the upstream response into the purpose's view before any byte is released.
  * Small bodies are buffered, parsed, masked and re-serialised; large JSON arrays are masked as a
  * stream with bounded memory; anything that cannot be masked is refused with 502.
  */
-export async function transformResponse(request: FastifyRequest, reply: FastifyReply, res: UpstreamResponse): Promise<void> {
-  const { policy, match, purpose } = request.custodian;
-  const plan = policy && match && purpose ? policy.plans.get(match.route.config.id)?.get(purpose.config.id) : undefined;
-  if (!policy || !match || !purpose || !plan) {
+export async function transformResponse(request: FastifyRequest, reply: FastifyReply, res: UpstreamResponse, db: Db): Promise<void> {
+  const decision = request.custodian.decision;
+  const plan = decision?.allowed ? decision.policy.plans.get(decision.match.route.config.id)?.get(decision.purpose.config.id) : undefined;
+  if (!decision?.allowed || !plan) {
     refuse(reply, res, new TransformError('unsupported_content'));
     return;
   }
+  const { policy, match, purpose } = decision;
   const route = match.route.config;
-  const subjectPaths = responsePaths(route.subjects);
-  const subjects = request.custodian.subjects;
-  /** Customer ids named in the response body, for the access record. */
-  const isRestricted = request.custodian.isRestricted;
-  const partnerScope = request.custodian.partnerScope;
-  const noteSubjects = (value: unknown) => {
-    // Lists lose the items of restricted customers before anything else looks at them.
-    if (isRestricted) for (const steps of subjectPaths) request.custodian.restrictedDropped += dropRestrictedItems(value, steps, isRestricted);
-    if (partnerScope) {
-      // A partner gets only consented customers, each with only consented, contracted fields.
-      let listed = false;
-      for (const steps of subjectPaths) {
-        if (steps.some((s) => 'each' in s)) {
-          listed = true;
-          request.custodian.consentDropped += scopeItems(value, steps, partnerScope, stripToScope);
-        }
-      }
-      const recordScope = request.custodian.partnerRecordScope;
-      if (!listed && recordScope) stripToScope(value, recordScope);
-    }
-    if (subjects) for (const steps of subjectPaths) collectAt(value, steps, subjects);
-    const bulk = request.custodian.bulkSubjects;
-    if (bulk) for (const steps of subjectPaths) collectAt(value, steps, bulk);
-  };
-  const noteElementSubjects = (element: unknown): boolean => {
-    // `$[*].id` paths of an array body, applied to one streamed element.
-    for (const steps of subjectPaths) {
-      if (!steps[0] || !('each' in steps[0])) continue;
-      if (partnerScope) {
-        const id = idAt(element, steps.slice(1));
-        const scope = id === undefined || id === null ? undefined : partnerScope(String(id));
-        if (!scope) {
-          request.custodian.consentDropped++;
-          return false;
-        }
-        stripToScope(element, scope);
-      }
-      if (isRestricted) {
-        const id = idAt(element, steps.slice(1));
-        if (id !== undefined && id !== null && isRestricted(String(id))) {
-          request.custodian.restrictedDropped++;
-          return false;
-        }
-      }
-      if (subjects) collectAt(element, steps, subjects, 1);
-      if (request.custodian.bulkSubjects) collectAt(element, steps, request.custodian.bulkSubjects, 1);
-    }
-    return true;
-  };
   // An upstream may fail at any byte; each reader below handles the failure it sees, and an
   // error after that must not reach the process as an unhandled 'error' event.
   res.stream.on('error', ignoreLateError);
+  const scoper = await responseScoper(request, decision, db);
   const report = new FieldReport();
   request.custodian.fieldReport = report;
   const headerHits = request.custodian.headerDetectorHits;
@@ -153,7 +132,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
       // Observe: decide and report on what we could read, release the upstream bytes unchanged.
       if (prefix.ended) {
         const observed = JSON.parse(Buffer.concat(prefix.chunks).toString('utf8'));
-        noteSubjects(observed);
+        scoper.applyToValue(observed);
         transformValue(observed, plan, report);
         reply.send(Buffer.concat(prefix.chunks));
       } else {
@@ -169,9 +148,10 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
     }
     if (prefix.ended) {
       const value = JSON.parse(Buffer.concat(prefix.chunks).toString('utf8'));
-      noteSubjects(value);
+      scoper.applyToValue(value);
       const masked = JSON.stringify(transformValue(value, plan, report));
       rewrittenHeaders(reply);
+      noteScope(request, reply, scoper);
       reply.send(masked);
       return;
     }
@@ -180,15 +160,17 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
       const whole = await readPrefix(body, masking.maxBufferedBytes - prefix.bytes);
       if (!whole.ended) throw new TransformError('too_large');
       const value = JSON.parse(Buffer.concat([...prefix.chunks, ...whole.chunks]).toString('utf8'));
-      noteSubjects(value);
+      scoper.applyToValue(value);
       const masked = JSON.stringify(transformValue(value, plan, report));
       rewrittenHeaders(reply);
+      noteScope(request, reply, scoper);
       reply.send(masked);
       return;
     }
-    const masker = new ArrayMaskingStream(plan, report, masking.maxBufferedBytes, noteElementSubjects);
+    const masker = new ArrayMaskingStream(plan, report, masking.maxBufferedBytes, (element) => scoper.admitElement(element));
     masker.on('end', () => {
       request.custodian.streamedBytes = masker.outputBytes;
+      noteScope(request, undefined, scoper);
     });
     masker.on('error', (err) => {
       // Headers are gone; cutting the connection is the only honest signal left.
@@ -197,6 +179,8 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
       reply.raw.destroy();
     });
     body.on('error', (err) => masker.destroy(err instanceof TransformError ? err : new TransformError('truncated', { cause: err })));
+    // Headers go before the body is read: they can say how many new customers may still come.
+    if (scoper.bulkRemaining !== undefined) reply.header('x-custodian-bulk-remaining', String(scoper.bulkRemaining));
     for (const chunk of prefix.chunks) masker.write(chunk);
     body.pipe(masker);
     rewrittenHeaders(reply);

@@ -85,6 +85,10 @@ export function readPrefix(stream: Readable, limit: number): Promise<Prefix> {
       cleanup();
       reject(err instanceof TransformError ? err : new TransformError('truncated', { cause: err }));
     };
+    // A previous readPrefix may have stopped on the body's last chunk: the stream then ended (and
+    // emitted 'end') with nobody listening. Waiting for another 'end' would hang the request.
+    if (stream.readableEnded) return resolve({ chunks, bytes, ended: true });
+    if (stream.errored) return reject(new TransformError('truncated', { cause: stream.errored }));
     stream.on('data', onData);
     stream.on('end', onEnd);
     stream.on('error', onError);

@@ -3,6 +3,7 @@ import type { Config, UpstreamConfig } from '../config/types.js';
 import { compileFieldPlan, type FieldPlan } from '../mask/plan.js';
 import { type CompiledPurpose, compilePurposes } from './purposes.js';
 import { compileRoutes, type RouteTable } from './routes.js';
+import { compileSubjectPaths, type SubjectPath } from './subject-paths.js';
 import { compileResponseHeaderPolicy, type ResponseHeaderPolicy } from '../upstream/response-header-policy.js';
 
 /**
@@ -21,6 +22,8 @@ export interface Policy {
   readonly routePurposes: ReadonlyMap<string, ReadonlySet<string>>;
   /** Route id → purpose → the compiled view of responses. */
   readonly plans: ReadonlyMap<string, ReadonlyMap<string, FieldPlan>>;
+  /** Route id → where its responses name customers (JSON paths, compiled once). */
+  readonly subjectPaths: ReadonlyMap<string, readonly SubjectPath[]>;
   /** Route id → which upstream response headers are released, and which after the detectors. */
   readonly responseHeaders: ReadonlyMap<string, ResponseHeaderPolicy>;
   /** The clock every time-dependent check of this policy reads (frozen in tests). */
@@ -45,6 +48,7 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Pol
     purposes: compilePurposes(config.purposes),
     routePurposes: new Map(config.routes.map((r) => [r.id, new Set(r.purposes)])),
     plans: compilePlans(config),
+    subjectPaths: new Map(config.routes.map((r) => [r.id, compileSubjectPaths(r.subjects)])),
     responseHeaders: new Map(config.routes.map((r) => [r.id, compileResponseHeaderPolicy(r.responseHeaders)])),
     now,
   });

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import t from 'tap';
+import { readPrefix } from '../../src/mask/body.js';
 import { FieldReport } from '../../src/mask/report.js';
 import { ArrayMaskingStream } from '../../src/mask/stream-array.js';
 import { planFor } from '../helpers/masking.js';
@@ -47,4 +48,18 @@ t.test('invalid or truncated bodies abort the stream; nothing unmasked was writt
   }
   const big = await run([`[{"remarks":"${'x'.repeat(5000)}"}]`], 1024);
   t.match(big.error, { reason: 'too_large' }, 'one element over the cap');
+});
+
+// Regression: a body whose last chunk took the first read past its limit had already ended (its
+// 'end' emitted with nobody listening) when the second read began, which then waited forever:
+// a JSON object over the streaming threshold, sent in one piece, hung its request.
+t.test('a second readPrefix after the body ended on the first one resolves at once', async (t) => {
+  const body = Buffer.from(JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => ({ id: i })) }));
+  const stream = Readable.from([body]);
+  const first = await readPrefix(stream, 100);
+  t.equal(first.ended, false, 'the first read stops at its limit');
+  await new Promise((r) => setImmediate(r));
+  const rest = await Promise.race([readPrefix(stream, 1 << 20), new Promise((r) => setTimeout(() => r('hung'), 2000))]);
+  t.not(rest, 'hung', 'the second read does not hang');
+  t.equal(Buffer.concat([...first.chunks, ...(rest as { chunks: Buffer[] }).chunks]).length, body.length, 'and the whole body was read');
 });
