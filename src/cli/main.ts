@@ -21,8 +21,10 @@ commands:
                     check every audit chain and checkpoint signature; exit 1 naming the first break
   audit subject ID [-c FILE] [--from DATE] [--to DATE] [--json]
                     who accessed this customer's data: time, caller, role, purpose, route, classes revealed
-  explain [-c FILE] (--token JWT | --claims JSON|@file) --purpose P METHOD PATH [--body file] [--json]
-                    which route matches, the decision and why, and the field-by-field view of a body
+  explain [-c FILE] (--token JWT | --claims JSON|@file) [--cert PEM] --purpose P [--approval ID]
+          METHOD PATH [--body FILE] [--offline] [--json]
+                    what the gateway would do: the same decision (the store read, never written;
+                    --offline: on stated assumptions) and the view of the upstream's body, field by field
   policy sign -c FILE --key KEY.pem --signer OFFICER
                     sign a policy file (writes FILE.sig) as an information-protection officer
   admin ACTION …    the admin API for scripts (--admin-url, token from --token or CUSTODIAN_ADMIN_TOKEN):
@@ -51,6 +53,9 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       'database-only': { type: 'boolean' },
       token: { type: 'string' },
       claims: { type: 'string' },
+      cert: { type: 'string' },
+      approval: { type: 'string' },
+      offline: { type: 'boolean' },
       purpose: { type: 'string' },
       body: { type: 'string' },
       'prom-file': { type: 'string' },
@@ -110,7 +115,19 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       if (!method || !path) return usage('explain needs METHOD PATH');
       const config = loadOrReport(values.config ?? 'config/demo.yaml');
       if (!config) return 1;
-      return runExplain(config, { method, path, purpose: values.purpose, token: values.token, claims: values.claims, body: values.body, json: values.json });
+      return runExplain(config, {
+        method,
+        path,
+        purpose: values.purpose,
+        token: values.token,
+        claims: values.claims,
+        cert: values.cert,
+        approval: values.approval,
+        body: values.body,
+        offline: values.offline,
+        json: values.json,
+        varDir: values['var-dir'],
+      });
     }
     case 'admin': {
       const [action, target] = positionals;

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../config/load.js';
 import { compilePolicy } from '../policy/compile.js';
-import { explainRequest, principalFromClaims } from '../policy/explain.js';
+import { explain, offlineStores, policyWithClaims } from '../pipeline/explain.js';
 
 /** One case written by the security team: request + caller + purpose + upstream body → expectation. */
 interface PolicyTestCase {
@@ -26,9 +26,10 @@ interface PolicyTestFile {
 
 /**
  * `custodian test FILE`: run policy test cases without network (callers are given as claims,
- * upstream bodies inline). Prints TAP-like ok/not ok lines; exit 1 if any case fails.
+ * upstream bodies inline) through the gateway's own `decide` and view, offline (no restriction,
+ * consent or bulk count on file). Prints TAP-like ok/not ok lines; exit 1 if any case fails.
  */
-export function runPolicyTests(file: string, out: (line: string) => void = console.log): number {
+export async function runPolicyTests(file: string, out: (line: string) => void = console.log): Promise<number> {
   const spec = parse(readFileSync(file, 'utf8')) as PolicyTestFile;
   if (!spec || typeof spec.config !== 'string' || !Array.isArray(spec.tests)) {
     out(`${file}: expected { config: <file>, tests: [...] }`);
@@ -38,17 +39,25 @@ export function runPolicyTests(file: string, out: (line: string) => void = conso
   const nowMs = spec.now ? Date.parse(spec.now) : Date.now();
   const policy = compilePolicy(config, { now: () => nowMs });
   let failed = 0;
-  spec.tests.forEach((c, i) => {
+  const stores = offlineStores();
+  for (const [i, c] of spec.tests.entries()) {
     const problems: string[] = [];
-    const principal = c.claims ? principalFromClaims(policy, { ...c.claims }) : undefined;
-    if (typeof principal === 'string') problems.push(`claims: ${principal}`);
-    const e = explainRequest(policy, {
-      method: c.request.method ?? 'GET',
-      path: c.request.path,
-      principal: typeof principal === 'string' ? undefined : principal,
-      purposes: c.purpose ? [c.purpose] : [],
-      body: c.upstreamBody,
-    });
+    const withClaims = c.claims ? policyWithClaims(policy, { ...c.claims }) : policy;
+    if (typeof withClaims === 'string') problems.push(`claims: ${withClaims}`);
+    const e = await explain(
+      {
+        method: (c.request.method ?? 'GET').toUpperCase(),
+        target: c.request.path,
+        authorization: [],
+        declaredPurposes: c.purpose ? [c.purpose] : [],
+        approvals: [],
+        declaredBodyBytes: 0,
+        certificate: undefined,
+      },
+      typeof withClaims === 'string' ? policy : withClaims,
+      stores,
+      c.upstreamBody,
+    );
     if (e.decision !== c.expect.decision) problems.push(`decision: expected ${c.expect.decision}, got ${e.decision} (${e.reason})`);
     if (c.expect.reason !== undefined && e.reason !== c.expect.reason) problems.push(`reason: expected ${c.expect.reason}, got ${e.reason}`);
     if (c.expect.view !== undefined && !isDeepStrictEqual(e.view, c.expect.view)) {
@@ -64,7 +73,7 @@ export function runPolicyTests(file: string, out: (line: string) => void = conso
       out(`not ok ${i + 1} - ${c.name}`);
       for (const p of problems) out(`  # ${p}`);
     }
-  });
+  }
   out(`# ${spec.tests.length - failed} passed, ${failed} failed`);
   return failed > 0 ? 1 : 0;
 }

@@ -10,13 +10,29 @@ import { maskAll } from './presets.js';
  */
 const NO_KEYS = { active: undefined, secrets: new Map<string, string>() };
 
+type Entry = NonNullable<ReturnType<Classification['fields']['get']>>;
+
+/**
+ * The display operator of a C2 dictionary entry, compiled once per entry (entries belong to a
+ * frozen configuration, so a reload's new entries get their own). Pseudonym keys are not used
+ * here: a log line gets the display mask or a full mask.
+ */
+const compiledForLog = new WeakMap<Entry, ReturnType<typeof compileOperator>>();
+function logOperator(entry: Entry): ReturnType<typeof compileOperator> {
+  let op = compiledForLog.get(entry);
+  if (!op) {
+    const spec = 'mask' in (typeof entry.operator === 'object' ? entry.operator : {}) ? entry.operator : { mask: 'full' as const };
+    op = compileOperator(spec, NO_KEYS);
+    compiledForLog.set(entry, op);
+  }
+  return op;
+}
+
 function maskValue(name: string, value: string, classification: Classification): string {
   const entry = classification.fields.get(name);
   if (entry && (entry.class === 'C2' || entry.class === 'C3')) {
     if (entry.class === 'C3') return '[redacted]';
-    // Pseudonym keys are not used here: a log line gets the display mask or a full mask.
-    const op = 'mask' in (typeof entry.operator === 'object' ? entry.operator : {}) ? entry.operator : { mask: 'full' as const };
-    const result = compileOperator(op, NO_KEYS).apply(value);
+    const result = logOperator(entry).apply(value);
     return typeof result === 'string' ? result : maskAll(value);
   }
   return maskDetected(value, emptyHits());

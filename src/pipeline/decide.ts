@@ -20,6 +20,8 @@ export interface DecisionStores {
   readonly metrics?: Metrics;
   /** `custodian explain`: count nothing, change nothing. */
   readonly readOnly?: boolean;
+  /** `custodian explain --offline` and policy tests: no store is read (see OFFLINE_ASSUMPTIONS). */
+  readonly offline?: boolean;
 }
 
 /** One caller, across replicas: kind, organisation and subject. */
@@ -114,7 +116,7 @@ export async function decide(facts: RequestFacts, policy: Policy, stores: Decisi
   if (limit) {
     // Bulk-access guard: distinct customers this caller touched for this purpose in the window.
     const caller = callerKey(principal);
-    const { count, alreadySeen } = await windowCount(stores.db, caller, purposeId, limit.windowSeconds, ids);
+    const { count, alreadySeen } = stores.offline ? { count: 0, alreadySeen: new Set<string>() } : await windowCount(stores.db, caller, purposeId, limit.windowSeconds, ids);
     const fresh = ids.filter((id) => !alreadySeen.has(id));
     if (count + fresh.length > limit.refuseAt || (count >= limit.refuseAt && namesOnlyInResponse)) {
       return deny(context, 'CUSTODIAN_BULK_LIMIT');
