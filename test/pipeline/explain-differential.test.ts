@@ -115,7 +115,8 @@ t.test('explain and the gateway agree on decision, code and released fields', as
     let body: unknown;
     if (c.method === 'GET') {
       const res = await request(`${upstream}${c.path}`).catch(() => undefined);
-      body = res && res.statusCode === 200 ? await res.body.json().catch(() => undefined) : (await res?.body.dump(), undefined);
+      if (res?.statusCode === 200) body = await res.body.json().catch(() => undefined);
+      else await res?.body.dump();
     }
     const explained = await explain(
       {
