@@ -6,7 +6,7 @@ import { maskedTarget } from './request-state.js';
 
 /** The request facts every record of this request shares (all masked, no token, no value). */
 function requestFacts(request: FastifyRequest): Omit<AuditRecord, 'v' | 'type' | 'id' | 'time'> {
-  const { policy, match, principal, purpose, declaredPurpose, upstream, subjects } = request.custodian;
+  const { policy, match, principal, purpose, declaredPurpose, upstream, subjects } = request.custodian.decision ?? {};
   const { path, query } = maskedTarget(request.custodian);
   const socket = request.raw.socket as TLSSocket;
   const protocol = typeof socket.getProtocol === 'function' ? (socket.getProtocol() ?? undefined) : undefined;

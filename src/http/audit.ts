@@ -45,7 +45,7 @@ export function registerAudit(app: FastifyInstance, audit: AuditService, _metric
     const length = Number(reply.getHeader('content-length'));
     audit.recordLater(
       accessRecord('completion', request, {
-        decision: state.refusal ? 'deny' : state.match?.route.config.observe ? 'observe' : 'allow',
+        decision: state.refusal ? 'deny' : state.decision?.match?.route.config.observe ? 'observe' : 'allow',
         reason: state.refusal ?? (state.transformFailed ? 'CUSTODIAN_TRANSFORM_INVALID_BODY' : 'OK'),
         status: reply.statusCode,
         bytes: Number.isFinite(length) ? length : state.streamedBytes,

@@ -64,7 +64,8 @@ export function registerGovernance(app: FastifyInstance, deps: { db: Db; audit: 
     return set;
   };
   const countResponseCustomers = async (request: FastifyRequest) => {
-    const { bulkSubjects, principal, purpose } = request.custodian;
+    const { bulkSubjects } = request.custodian;
+    const { principal, purpose } = request.custodian.decision ?? {};
     const limit = purpose?.config.bulkLimit;
     if (!bulkSubjects || !principal || !purpose || !limit) return;
     const seen = countedIds(request);
@@ -99,7 +100,8 @@ export function registerGovernance(app: FastifyInstance, deps: { db: Db; audit: 
 
   // Each executed (or failed) destruction is a ledger entry: requester, approver, object, outcome.
   app.addHook('onResponse', async (request, reply) => {
-    const { approval, principal, target, match, policy } = request.custodian;
+    const { approval } = request.custodian;
+    const { principal, target, match, policy } = request.custodian.decision ?? {};
     if (!approval || !principal || !target || !match || !policy) return;
     await recordDestruction(db, {
       approvalId: approval.id,

@@ -6,9 +6,9 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics) {
   app.addHook('onResponse', async (request, reply) => {
     const state = request.custodian;
     if (!state) return;
-    const route = state.match?.route.config.id ?? 'none';
-    const decision = state.refusal ? 'deny' : state.match?.route.config.observe ? 'observe' : 'allow';
-    metrics.requests.inc({ route, purpose: state.purpose?.config.id ?? 'none', decision, status_class: statusClass(reply.statusCode) });
+    const route = state.decision?.match?.route.config.id ?? 'none';
+    const decision = state.refusal ? 'deny' : state.decision?.match?.route.config.observe ? 'observe' : 'allow';
+    metrics.requests.inc({ route, purpose: state.decision?.purpose?.config.id ?? 'none', decision, status_class: statusClass(reply.statusCode) });
     metrics.duration.observe({ route, decision }, reply.elapsedTime / 1000);
     if (state.refusal) metrics.refusals.inc({ code: state.refusal });
     if (state.upstreamStartedAt !== undefined && state.upstreamRespondedAt !== undefined) {

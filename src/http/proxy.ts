@@ -72,7 +72,7 @@ export async function registerProxy(app: FastifyInstance, dispatcher: Agent, db:
         return decision?.allowed ? decision.upstream.origin : 'http://0.0.0.0:0';
       },
       rewriteRequestHeaders(request, headers) {
-        const { upstream, principal, purpose } = request.custodian;
+        const { upstream, principal, purpose } = request.custodian.decision ?? {};
         request.custodian.upstreamStartedAt = performance.now();
         return upstreamRequestHeaders(request.headers, headers.host, {
           requestId: request.id,

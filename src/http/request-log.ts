@@ -9,7 +9,8 @@ export function registerRequestLog(app: FastifyInstance) {
   app.addHook('onResponse', async (request, reply) => {
     // Nothing to build when the line would not be written (pino's loggers can tell).
     if ((request.log as { isLevelEnabled?(level: string): boolean }).isLevelEnabled?.('info') === false) return;
-    const { match, principal, purpose, fieldReport, transformFailed } = request.custodian;
+    const { fieldReport, transformFailed } = request.custodian;
+    const { match, principal, purpose } = request.custodian.decision ?? {};
     const { path, query } = maskedTarget(request.custodian);
     const fields = fieldReport?.byAction;
     request.log.info(

@@ -38,7 +38,7 @@ function header(res: UpstreamResponse, name: string): string | undefined {
 function refuse(reply: FastifyReply, res: UpstreamResponse, err: unknown): void {
   res.stream.destroy();
   const code = err instanceof TransformError ? CODE_FOR[err.reason] : 'CUSTODIAN_TRANSFORM_INVALID_BODY';
-  reply.request.log.warn({ code, route: reply.request.custodian.match?.route.config.id }, 'response refused by transform');
+  reply.request.log.warn({ code, route: reply.request.custodian.decision?.match?.route.config.id }, 'response refused by transform');
   for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
   sendError(reply, code);
 }
