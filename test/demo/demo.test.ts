@@ -150,12 +150,24 @@ t.test('the demo tells the governance story: restricted customer, insider bulk r
   t.match(await data(env.CS_AGENT as string, 'customer_service', path, { method: 'DELETE', headers: { 'x-approval': approval.id } }), { status: 200 });
 
   // An insider pages through the customer list (200 customers an hour allowed). Customer 77 is
-  // restricted and so left out of page 1: 99 + 100 customers (plus 42) after two pages, 299 after
-  // three; the fourth page is refused.
+  // restricted and left out of page 1, and 42 was counted by the deletion: 99 customers after page
+  // 1, 199 after page 2; page 3 releases the one customer left in the budget (the other 99 are
+  // withheld, and the response says so); page 4 is refused.
   const pages = [];
-  for (let page = 1; page <= 4; page++) pages.push((await data(env.CS_AGENT as string, 'customer_service', `/api/customers?page=${page}&pageSize=100`)).status);
+  const released: number[] = [];
+  for (let page = 1; page <= 4; page++) {
+    const res = await request(`${demo.gateway.dataUrl.replace('127.0.0.1', 'localhost')}/api/customers?page=${page}&pageSize=100`, {
+      dispatcher,
+      headers: { authorization: `Bearer ${env.CS_AGENT}`, 'x-purpose': 'customer_service' },
+    });
+    const body = (await res.body.json()) as { items?: unknown[] };
+    pages.push(res.statusCode);
+    released.push(body.items?.length ?? 0);
+    if (page === 3) t.equal(res.headers['x-custodian-bulk-withheld'], '99', 'page 3 says how many customers were withheld');
+  }
   t.same(pages, [200, 200, 200, 429], 'the bulk read is stopped');
+  t.same(released, [99, 100, 1, 0], 'never more distinct customers than the limit');
   // Only this caller's rows: with DATABASE_URL, other test files share the table.
   const counted = await demo.gateway.db.query<{ n: string }>("SELECT count(*) AS n FROM bulk_access WHERE purpose = 'customer_service' AND caller = 'staff::staff-0108'");
-  t.equal(Number(counted.rows[0]?.n), 299, 'every listed customer was counted, the restricted one was never released');
+  t.equal(Number(counted.rows[0]?.n), 200, 'the count is what was released: the limit exactly, the restricted customer never');
 });
