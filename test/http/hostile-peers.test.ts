@@ -8,6 +8,7 @@ import { request } from 'undici';
 import t from 'tap';
 import { maskResidentId } from '../../src/mask/presets.js';
 import { customer, prng } from '../../src/demo/dataset.js';
+import { emptyHits, maskDetected } from '../../src/mask/detectors.js';
 import { type Db, pgliteDb, postgresDb } from '../../src/store/db.js';
 import { journalText, startChildGateway, waitShipped } from '../helpers/child-gateway.js';
 import { staffHeaders, type tempDir, testKey, writeTestConfig } from '../helpers/gateway.js';
@@ -120,9 +121,20 @@ async function setup(t: Parameters<typeof tempDir>[0] & { teardown(fn: () => Pro
   return { origin, gw, port, ca, agent, varDir, instance, openDb, usePg };
 }
 
-/** Whatever a scan found of the planted identifiers, by where it was found. */
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const HEX_DIGEST = /\b[0-9a-f]{40,}\b/gi;
+
+/**
+ * Whatever a scan found, by where it was found: the planted values themselves, and any other
+ * checksum-valid resident ID (MOD 11-2), allocated mobile or Luhn card the detectors recognise
+ * (request ids and hex digests removed first: they are ours, not customer data).
+ */
 function leaks(where: string, text: string): string[] {
-  return PLANTED.filter((v) => text.includes(v)).map((v) => `${where}: clear value of ${v.length} characters`);
+  const found = PLANTED.filter((v) => text.includes(v)).map((v) => `${where}: clear value of ${v.length} characters`);
+  const hits = emptyHits();
+  maskDetected(text.replace(UUID, '').replace(HEX_DIGEST, ''), hits);
+  if (hits.residentId + hits.mobile + hits.bankCard > 0) found.push(`${where}: detectors found ${JSON.stringify(hits)}`);
+  return found;
 }
 
 /** Open TLS, write `bytes`, and cut the connection at `cut` (after the write, after the first answer byte, or at once). */
