@@ -63,6 +63,33 @@ const SCENARIOS: Record<string, (method: string) => Buffer> = {
   short: () => Buffer.concat([http('200 OK', { 'content-type': 'application/json', 'content-length': '5000' }, CUSTOMER_JSON)]),
 };
 
+/**
+ * A malformed variant of a valid answer, drawn from a seeded PRNG: cut at a random byte, bytes
+ * flipped, a header line garbled or repeated, a lying Content-Length, a chunked body with bad sizes.
+ */
+function mutatedResponse(rand: () => number): Buffer {
+  const valid = [SCENARIOS.ok, SCENARIOS.headers, SCENARIOS.idkey].map((f) => (f as (m: string) => Buffer)('GET'))[Math.floor(rand() * 3)] as Buffer;
+  const bytes = Buffer.from(valid);
+  switch (Math.floor(rand() * 6)) {
+    case 0:
+      return bytes.subarray(0, Math.floor(rand() * bytes.length));
+    case 1: {
+      for (let i = 0; i < 1 + Math.floor(rand() * 8); i++) bytes[Math.floor(rand() * bytes.length)] = Math.floor(rand() * 256);
+      return bytes;
+    }
+    case 2:
+      return Buffer.from(bytes.toString('latin1').replace(/content-length: \d+/, `content-length: ${Math.floor(rand() * 2000)}`), 'latin1');
+    case 3:
+      return Buffer.from(bytes.toString('latin1').replace('\r\n', `\r\nx-${Math.floor(rand() * 1e6)}: ${c.idNumber}\r\n\t${c.mobile}\r\n`), 'latin1');
+    case 4: {
+      const body = CUSTOMER_JSON;
+      return Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n${Math.floor(rand() * 0xffff).toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    }
+    default:
+      return Buffer.concat([bytes, Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${CUSTOMER_JSON.length}\r\n\r\n${CUSTOMER_JSON}`)]);
+  }
+}
+
 /** A raw TCP origin: it speaks whatever bytes the scenario says, and counts what reaches it. */
 async function startHostileOrigin() {
   const seen: string[] = [];
@@ -75,7 +102,12 @@ async function startHostileOrigin() {
       if (end === -1) return;
       const [method = '', path = ''] = (buffered.split('\r\n')[0] ?? '').split(' ');
       seen.push(`${method} ${path}`);
-      const scenario = SCENARIOS[path.split('/').pop() ?? ''] ?? SCENARIOS.ok;
+      const name = path.split('/').pop() ?? '';
+      if (name.startsWith('fuzz-')) {
+        socket.end(mutatedResponse(prng(Number(name.slice(5)))));
+        return;
+      }
+      const scenario = SCENARIOS[name] ?? SCENARIOS.ok;
       socket.end((scenario as (m: string) => Buffer)(method));
     });
   });
@@ -262,6 +294,18 @@ t.test('hostile upstream responses: refused or masked, never a crash, never a cl
   t.equal((await ask('badjson')).status, 502);
   const short = await ask('short');
   t.ok(short.status === 502 || short.truncated, 'a body shorter than declared is never released whole');
+
+  // Fuzz, bounded in time: malformed variants of valid answers, each from its own seed.
+  const seed = Number(process.env.CUSTODIAN_PROPERTY_SEED ?? Date.now() % 1_000_000);
+  const until = Date.now() + 3000;
+  let fuzzed = 0;
+  const statuses = new Set<number>();
+  while (Date.now() < until) {
+    const res = await ask(`fuzz-${seed + fuzzed}`).catch(() => undefined);
+    if (res) statuses.add(res.status);
+    fuzzed++;
+  }
+  t.comment(`fuzzed ${fuzzed} malformed upstream answers (seeds ${seed}..${seed + fuzzed - 1}; statuses ${[...statuses].sort().join(',')})`);
 
   t.same(await stillServes(ctx), { running: true, status: 200 }, 'the gateway process is still running and serving');
   await waitShipped(gw.adminUrl);
