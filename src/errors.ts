@@ -89,6 +89,10 @@ const catalogue = {
     status: 403,
     message: 'The customer has not given a live consent covering this recipient and purpose.',
   },
+  CUSTODIAN_STATEMENT_REFUSED: {
+    status: 403,
+    message: 'This SQL statement is not allowed for the declared purpose (a write, an unlisted table or function, or a masked column used in a condition).',
+  },
   CUSTODIAN_ADMIN_FORBIDDEN: { status: 403, message: 'This admin action needs an officer, approver or admin role.' },
   // Audit
   CUSTODIAN_AUDIT_UNAVAILABLE: {

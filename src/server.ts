@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
+import { type DatabaseListener, startDatabaseListener } from './pgwire/server.js';
 import type { Config } from './config/types.js';
 import { ensureDemoPki } from './demo/pki.js';
 import { buildAdmin } from './http/admin.js';
@@ -41,6 +42,8 @@ export interface RunningGateway {
   readonly dataUrl: string;
   readonly adminUrl: string;
   readonly plaintextUrl: string | undefined;
+  /** The PostgreSQL front end's port, when configured. */
+  readonly databasePort: number | undefined;
   readonly policy: PolicyHolder;
   readonly app: FastifyInstance;
   readonly audit: AuditService;
@@ -67,6 +70,8 @@ function restartOnlyChanges(running: Config, next: Config): string[] {
   if (!same(running.listen, next.listen)) changed.push('listen');
   if (!same(running.tls, next.tls)) changed.push('tls');
   if (!same(running.admin.tls, next.admin.tls)) changed.push('admin.tls');
+  if (Boolean(running.database) !== Boolean(next.database) || !same(running.database?.listen, next.database?.listen)) changed.push('database.listen');
+  if (!same(running.database?.upstream, next.database?.upstream)) changed.push('database.upstream');
   if (!same([...running.upstreams.entries()], [...next.upstreams.entries()])) changed.push('upstreams');
   if (!same(running.audit, next.audit)) changed.push('audit');
   if (!same(running.store, next.store)) changed.push('store');
@@ -238,6 +243,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     https: config.admin.tls ? adminPlaneTlsOptions(config.admin.tls, config.tls, certificate) : undefined,
   });
   let plaintext: Server | undefined;
+  let database: DatabaseListener | undefined;
 
   try {
     await app.listen({ host: config.listen.data.host, port: config.listen.data.port });
@@ -251,8 +257,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         server.listen(port, host, () => ok());
       });
     }
+    if (config.database) {
+      database = await startDatabaseListener({ policy, audit, restrictions, tls: config.tls, certificate, logger });
+    }
   } catch (err) {
-    await Promise.allSettled([app.close(), admin.close(), dispatcher.close()]);
+    await Promise.allSettled([app.close(), admin.close(), dispatcher.close(), database?.close()]);
     plaintext?.close();
     await audit.close();
     if (ownsDb) await db.close();
@@ -263,6 +272,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     dataUrl: urlOf('https', app.server),
     adminUrl: urlOf(config.admin.tls ? 'https' : 'http', admin.server),
     plaintextUrl: plaintext ? urlOf('http', plaintext) : undefined,
+    databasePort: database?.port,
     policy,
     app,
     audit,
@@ -276,6 +286,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         app.close(),
         admin.close(),
         plaintext ? new Promise((ok) => plaintext?.close(ok)) : undefined,
+        database?.close(),
       ]);
       await dispatcher.close();
       restrictions.stop();

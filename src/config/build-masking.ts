@@ -76,16 +76,16 @@ function operatorsOf(ops: Record<string, ViewOperator | undefined>): [string, Vi
 
 export function buildViews(
   raw: Record<string, RawView> | undefined,
-  routeIndex: number,
+  at: readonly (string | number)[],
   routePurposes: readonly string[],
   masking: MaskingConfig,
   ctx: BuildContext,
 ): Record<string, ViewConfig> {
   const views: Record<string, ViewConfig> = Object.create(null);
   for (const [purpose, view] of Object.entries(raw ?? {})) {
-    const path = ['routes', routeIndex, 'views', purpose];
+    const path = [...at, purpose];
     if (!routePurposes.includes(purpose)) {
-      ctx.issues.push({ path, message: `view for purpose "${purpose}", which this route does not allow` });
+      ctx.issues.push({ path, message: `view for purpose "${purpose}", which is not allowed here` });
     }
     const all = [...operatorsOf(view.classes ?? {}), ...operatorsOf(view.fields ?? {})];
     for (const [name, op] of all) checkPseudonymKey(op, masking, ctx, [...path, name]);

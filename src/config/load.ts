@@ -5,6 +5,7 @@ import { compileRoutes } from '../policy/routes.js';
 import { type BuildContext, buildAuth, buildPurposes, endOfDayEpoch, type RawAuth, type RawPurpose } from './build-auth.js';
 import { isLoopbackHost } from './loopback.js';
 import { buildAudit, buildStore, type RawAudit, type RawStore } from './build-audit.js';
+import { buildDatabase, type RawDatabase } from './build-database.js';
 import {
   buildClassification,
   buildMasking,
@@ -54,6 +55,7 @@ interface RawConfig {
     destructive?: boolean;
   }[];
   audit?: RawAudit;
+  database?: RawDatabase;
   store?: RawStore;
   policy?: { requireSignature?: boolean; trustAnchors?: string };
   admin?: {
@@ -214,7 +216,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
       detectors: r.detectors ?? true,
       observe: r.observe ?? false,
       passthrough: [...(r.passthrough ?? [])],
-      views: buildViews(r.views, index, routePurposes, masking, ctx),
+      views: buildViews(r.views, ['routes', index, 'views'], routePurposes, masking, ctx),
       subjects: (r.subjects ?? []).map((subject, i) => {
         if ('param' in subject && !r.path.split('/').includes(`:${subject.param}`)) {
           issues.push({ path: ['routes', index, 'subjects', i], message: `the path has no parameter ":${subject.param}"` });
@@ -273,6 +275,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
       tls: adminTls,
     },
     partners,
+    database: buildDatabase(raw.database, purposeIds, classification, masking, ctx),
     policy: {
       requireSignature: raw.policy?.requireSignature ?? false,
       trustAnchorsFile: raw.policy?.trustAnchors ? resolve(baseDir, raw.policy.trustAnchors) : undefined,

@@ -247,4 +247,31 @@ export interface Config {
     readonly tls: AdminTlsConfig | undefined;
   };
   readonly partners: ReadonlyMap<string, PartnerConfig>;
+  /** The PostgreSQL front end, when configured. */
+  readonly database: DatabaseConfig | undefined;
+}
+
+export interface DatabaseTableConfig {
+  readonly name: string;
+  /** Column holding the customer id. */
+  readonly subject: string | undefined;
+  readonly purposes: readonly string[];
+  /** Column (lower case) → the dictionary field it holds. */
+  readonly columns: ReadonlyMap<string, string>;
+}
+
+export interface DatabaseConfig {
+  readonly listen: Address;
+  readonly upstream: {
+    readonly url: string;
+    readonly password: string | undefined;
+    readonly ca: string | undefined;
+    readonly allowPlaintext: boolean;
+    readonly maxSessions: number;
+  };
+  readonly purposes: readonly string[];
+  readonly tables: ReadonlyMap<string, DatabaseTableConfig>;
+  readonly views: Readonly<Record<string, ViewConfig>>;
+  readonly functions: readonly string[];
+  readonly maxMessageBytes: number;
 }

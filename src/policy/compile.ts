@@ -4,6 +4,7 @@ import { compileFieldPlan, type FieldPlan } from '../mask/plan.js';
 import { type CompiledPurpose, compilePurposes } from './purposes.js';
 import { compileRoutes, type RouteTable } from './routes.js';
 import { compileSubjectPaths, type SubjectPath } from './subject-paths.js';
+import { compileDatabasePolicy, type DatabasePolicy } from './database.js';
 import { compileResponseHeaderPolicy, type ResponseHeaderPolicy } from '../upstream/response-header-policy.js';
 
 /**
@@ -26,6 +27,8 @@ export interface Policy {
   readonly subjectPaths: ReadonlyMap<string, readonly SubjectPath[]>;
   /** Route id → which upstream response headers are released, and which after the detectors. */
   readonly responseHeaders: ReadonlyMap<string, ResponseHeaderPolicy>;
+  /** The PostgreSQL front end's compiled policy, when configured. */
+  readonly database: DatabasePolicy | undefined;
   /** The clock every time-dependent check of this policy reads (frozen in tests). */
   readonly now: () => number;
 }
@@ -49,6 +52,7 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Pol
     routePurposes: new Map(config.routes.map((r) => [r.id, new Set(r.purposes)])),
     plans: compilePlans(config),
     subjectPaths: new Map(config.routes.map((r) => [r.id, compileSubjectPaths(r.subjects)])),
+    database: compileDatabasePolicy(config),
     responseHeaders: new Map(config.routes.map((r) => [r.id, compileResponseHeaderPolicy(r.responseHeaders)])),
     now,
   });

@@ -1,0 +1,72 @@
+import { createServer, type Server } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import type { AuditService } from '../audit/service.js';
+import type { TlsConfig } from '../config/types.js';
+import type { RestrictionCache } from '../governance/restrictions.js';
+import type { ServerCertificate } from '../http/tls.js';
+import type { Logger } from '../logging.js';
+import type { PolicyHolder } from '../policy/compile.js';
+import { loadStatementParser } from '../policy/statement.js';
+import { Session } from './session.js';
+
+export interface DatabaseListener {
+  readonly server: Server;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The PostgreSQL front end's listener (database.listen): one Session per connection, sharing the
+ * data plane's certificate and client CA. A socket error or a client gone at any byte ends that
+ * session only.
+ */
+export async function startDatabaseListener(deps: {
+  readonly policy: PolicyHolder;
+  readonly audit: AuditService;
+  readonly restrictions: RestrictionCache;
+  readonly tls: TlsConfig;
+  readonly certificate: ServerCertificate;
+  readonly logger: Logger;
+}): Promise<DatabaseListener> {
+  const database = deps.policy.current.config.database;
+  if (!database) throw new Error('database front end not configured');
+  await loadStatementParser();
+  const secureContext = createSecureContext({
+    cert: deps.certificate.cert,
+    key: deps.certificate.key,
+    minVersion: deps.tls.minVersion,
+    ...(deps.certificate.clientCa ? { ca: deps.certificate.clientCa } : {}),
+  });
+  const sessions = new Map<string, Session>();
+  const open = new Set<Session>();
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    const session = new Session(socket, {
+      policy: deps.policy,
+      audit: deps.audit,
+      restrictions: deps.restrictions,
+      secureContext,
+      requestClientCertificate: deps.tls.clientCertificate !== 'none',
+      logger: deps.logger,
+      sessions,
+      maxSessions: database.upstream.maxSessions,
+    });
+    open.add(session);
+    socket.once('close', () => open.delete(session));
+  });
+  server.on('error', (err) => deps.logger.error({ err }, 'database listener error'));
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(database.listen.port, database.listen.host, () => ok());
+  });
+  const address = server.address();
+  return {
+    server,
+    port: typeof address === 'object' && address ? address.port : database.listen.port,
+    close: () =>
+      new Promise<void>((ok) => {
+        for (const s of open) s.close();
+        server.close(() => ok());
+      }),
+  };
+}

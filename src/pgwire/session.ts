@@ -1,0 +1,424 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
+import type { AuditRecord } from '../audit/record.js';
+import type { AuditService } from '../audit/service.js';
+import { SubjectSet } from '../audit/subjects.js';
+import { presentedCertificate } from '../auth/certificate.js';
+import type { Principal } from '../auth/principal.js';
+import { type ErrorCode, messageOf } from '../errors.js';
+import type { RestrictionCache } from '../governance/restrictions.js';
+import type { Logger } from '../logging.js';
+import { emptyHits, maskDetected } from '../mask/detectors.js';
+import type { Policy, PolicyHolder } from '../policy/compile.js';
+import { analyzeStatement, type StatementCatalogue } from '../policy/statement.js';
+import { type DatabasePurposeView, withColumnTypes } from '../policy/database.js';
+import { declaredPurposesOf, decideSession } from '../pipeline/decide-session.js';
+import { backend, CANCEL_REQUEST, cString, FrameTooLarge, type FrontendMessage, FrontendReader, GSSENC_REQUEST, PROTOCOL_3, SSL_REQUEST, startupParameters } from './frames.js';
+import { planRows, type RowPlan } from './result-masker.js';
+import { type ColumnNames, connectUpstream, type StatementSink, type Upstream, type UpstreamField } from './upstream.js';
+
+export interface SessionDeps {
+  readonly policy: PolicyHolder;
+  readonly audit: AuditService;
+  readonly restrictions: RestrictionCache;
+  readonly secureContext: SecureContext;
+  readonly requestClientCertificate: boolean;
+  readonly logger: Logger;
+  /** Sessions by their cancel key (pid.secret), for CancelRequest. */
+  readonly sessions: Map<string, Session>;
+  readonly maxSessions: number;
+}
+
+/** SQLSTATE for a refusal: authentication failures as such, everything else as a privilege error. */
+function sqlState(code: ErrorCode): string {
+  if (code.startsWith('CUSTODIAN_AUTH_') || code === 'CUSTODIAN_CLIENT_CERT_REQUIRED') return '28P01';
+  if (code === 'CUSTODIAN_AUDIT_UNAVAILABLE') return '53000';
+  return '42501';
+}
+
+/** The text of a refusal: the catalogue code and its fixed message — never request data. */
+function refusalText(code: ErrorCode, hint?: string): string {
+  return `${code}: ${messageOf(code)}${hint ? ` ${hint}` : ''}`;
+}
+
+/**
+ * One client connection to the PostgreSQL listener: TLS is required (SSLRequest; GSSENC is
+ * declined; a plaintext startup gets FATAL), the password carries a token, the purpose comes from
+ * the startup options; then each simple-protocol statement is judged by the statement policy,
+ * recorded before any row is released, forwarded on the gateway's own upstream connection, and
+ * its rows masked column by column as they stream. Glue only: the decisions are decideSession,
+ * analyzeStatement and planRows.
+ */
+export class Session {
+  readonly id = randomUUID();
+  readonly cancelKey: { pid: number; secret: number } = { pid: randomInt(1, 2 ** 31 - 1), secret: randomInt(0, 2 ** 31 - 1) };
+  #socket: Socket;
+  #reader: FrontendReader;
+  #phase: 'startup' | 'password' | 'ready' | 'closed' = 'startup';
+  #tls = false;
+  #params = new Map<string, string>();
+  #policy: Policy;
+  #principal: Principal | undefined;
+  #purpose: string | undefined;
+  #upstream: Upstream | undefined;
+  #columnNames: ColumnNames = new Map();
+  /** The purpose's statement catalogue, refined with the column types the database reported. */
+  #catalogue: StatementCatalogue | undefined;
+  #queue: FrontendMessage[] = [];
+  #busy = false;
+  #skipUntilSync = false;
+  #statements = 0;
+  #txStatus: 'I' | 'T' | 'E' = 'I';
+
+  constructor(
+    socket: Socket,
+    private readonly deps: SessionDeps,
+  ) {
+    this.#socket = socket;
+    this.#policy = deps.policy.current;
+    this.#reader = new FrontendReader(this.#policy.config.database?.maxMessageBytes ?? 1 << 20);
+    this.#listen(socket);
+  }
+
+  #listen(socket: Socket): void {
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+  }
+
+  #onData(chunk: Buffer): void {
+    let messages: FrontendMessage[];
+    try {
+      messages = this.#reader.push(chunk);
+    } catch (err) {
+      if (err instanceof FrameTooLarge) this.#fatal('08P01', 'invalid message length');
+      else this.close();
+      return;
+    }
+    for (const m of messages) this.#queue.push(m);
+    this.#drain();
+  }
+
+  /** Handle queued messages one at a time; a statement in flight holds the rest back. */
+  #drain(): void {
+    while (!this.#busy && this.#queue.length > 0 && this.#phase !== 'closed') {
+      const message = this.#queue.shift() as FrontendMessage;
+      this.#busy = true;
+      this.#handle(message).then(
+        (async) => {
+          if (!async) this.#release();
+        },
+        (err: unknown) => {
+          this.deps.logger.error({ err }, 'database session failed');
+          this.#fatal('XX000', 'the gateway failed to process the message');
+        },
+      );
+    }
+  }
+
+  /** The message in hand is done: take the next one. */
+  #release(): void {
+    this.#busy = false;
+    this.#drain();
+  }
+
+  #send(bytes: Buffer): boolean {
+    if (this.#phase === 'closed' || this.#socket.destroyed) return false;
+    return this.#socket.write(bytes);
+  }
+
+  #fatal(code: string, text: string): void {
+    this.#send(backend.error('FATAL', code, text));
+    this.#socket.end();
+    this.close();
+  }
+
+  /** Returns true when the message completes later (a forwarded statement releases the session itself). */
+  async #handle(message: FrontendMessage): Promise<boolean> {
+    if (message.kind === 'startup') return this.#startup(message), false;
+    switch (this.#phase) {
+      case 'password':
+        if (message.type !== 'p') return this.#fatal('08P01', 'expected a password message'), false;
+        await this.#authenticate(cString(message.body).value);
+        return false;
+      case 'ready':
+        return this.#ready(message);
+      default:
+        this.#fatal('08P01', 'unexpected message');
+        return false;
+    }
+  }
+
+  #startup(message: Extract<FrontendMessage, { kind: 'startup' }>): void {
+    if (message.code === SSL_REQUEST) {
+      if (this.#tls) return this.#fatal('08P01', 'TLS is already in use');
+      // Bytes sent behind the SSLRequest would be plaintext the client thinks is encrypted.
+      if (this.#reader.pending > 0 || this.#queue.length > 0) return this.#fatal('08P01', 'unexpected data after the SSL request');
+      this.#socket.write('S');
+      this.#upgrade();
+      return;
+    }
+    if (message.code === GSSENC_REQUEST) {
+      this.#socket.write('N');
+      return;
+    }
+    if (message.code === CANCEL_REQUEST) {
+      const pid = message.body.readInt32BE(0);
+      const secret = message.body.readInt32BE(4);
+      // Only the session that owns the key is cancelled; a wrong key is silently ignored (as by PostgreSQL).
+      this.deps.sessions.get(`${pid}.${secret}`)?.cancelRunning();
+      this.#socket.end();
+      this.close();
+      return;
+    }
+    if (!this.#tls) return this.#fatal('28000', 'this listener requires TLS: connect with sslmode=require (or verify-full)');
+    if (message.code !== PROTOCOL_3) return this.#fatal('0A000', 'only protocol 3.0 is supported');
+    this.#params = startupParameters(message.body);
+    if (this.deps.sessions.size >= this.deps.maxSessions) return this.#fatal('53300', 'too many database sessions through the gateway');
+    this.#phase = 'password';
+    this.#send(backend.authenticationCleartextPassword());
+  }
+
+  #upgrade(): void {
+    const plain = this.#socket;
+    plain.removeAllListeners('data');
+    const secure = new TLSSocket(plain, {
+      isServer: true,
+      secureContext: this.deps.secureContext,
+      requestCert: this.deps.requestClientCertificate,
+      rejectUnauthorized: false,
+    });
+    this.#socket = secure;
+    this.#tls = true;
+    this.#reader = new FrontendReader(this.#policy.config.database?.maxMessageBytes ?? 1 << 20);
+    this.#listen(secure);
+  }
+
+  async #authenticate(password: string): Promise<void> {
+    const socket = this.#socket as TLSSocket;
+    const certificate = socket.authorized ? presentedCertificate(socket.getPeerCertificate()) : undefined;
+    const decision = await decideSession(
+      { password: password || undefined, declaredPurposes: declaredPurposesOf(this.#params.get('options'), this.#params.get('application_name')), certificate },
+      this.#policy,
+    );
+    if (!decision.allowed) {
+      this.#principal = decision.principal;
+      this.#purpose = decision.declaredPurpose;
+      await this.#record('decision', { decision: 'deny', reason: decision.code, method: 'CONNECT' }).catch(() => undefined);
+      this.#send(backend.error('FATAL', sqlState(decision.code), refusalText(decision.code, decision.hint)));
+      this.#socket.end();
+      this.close();
+      return;
+    }
+    this.#principal = decision.principal;
+    this.#purpose = decision.purpose.config.id;
+    const database = this.#policy.config.database;
+    if (!database) return this.#fatal('08006', 'the database front end is not configured');
+    try {
+      this.#upstream = await connectUpstream(database.upstream);
+      this.#columnNames = await this.#upstream.columnNames([...database.tables.keys()]);
+      this.#catalogue = withColumnTypes(decision.view, new Map([...this.#columnNames.values()].map((c) => [`${c.table}.${c.column}`, c.typeId])));
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'database upstream unavailable');
+      return this.#fatal('08006', 'the loan database is unavailable');
+    }
+    if (this.#phase === 'closed') {
+      await this.#upstream.close();
+      return;
+    }
+    this.#phase = 'ready';
+    this.deps.sessions.set(`${this.cancelKey.pid}.${this.cancelKey.secret}`, this);
+    this.#send(backend.authenticationOk());
+    for (const [name, value] of this.#upstream.parameters) this.#send(backend.parameterStatus(name, value));
+    this.#send(backend.backendKeyData(this.cancelKey.pid, this.cancelKey.secret));
+    this.#send(backend.readyForQuery('I'));
+  }
+
+  async #ready(message: Extract<FrontendMessage, { kind: 'typed' }>): Promise<boolean> {
+    switch (message.type) {
+      case 'Q':
+        return this.#query(cString(message.body).value);
+      case 'X':
+        this.#socket.end();
+        this.close();
+        return false;
+      case 'S':
+        // Sync ends an extended-protocol exchange (refused as a whole below).
+        this.#skipUntilSync = false;
+        this.#send(backend.readyForQuery(this.#txStatus));
+        return false;
+      case 'P':
+      case 'B':
+      case 'D':
+      case 'E':
+      case 'C':
+      case 'H':
+      case 'F':
+        if (!this.#skipUntilSync) {
+          this.#skipUntilSync = true;
+          this.#send(backend.error('ERROR', '0A000', 'the gateway serves the simple query protocol only (the extended protocol is not supported yet)'));
+        }
+        return false;
+      default:
+        this.#send(backend.error('ERROR', '08P01', 'unexpected message'));
+        return false;
+    }
+  }
+
+  async #query(text: string): Promise<boolean> {
+    const view = this.#purpose ? this.#policy.database?.byPurpose.get(this.#purpose) : undefined;
+    const upstream = this.#upstream;
+    if (!view || !upstream) return this.#fatal('XX000', 'session not ready'), false;
+    const analysis = analyzeStatement(text, this.#catalogue ?? view.catalogue);
+    this.#statements++;
+    if (!analysis.ok) {
+      await this.#record('decision', { decision: 'deny', reason: 'CUSTODIAN_STATEMENT_REFUSED', method: 'SQL', detail: { refusal: analysis.reason } }).catch(() => undefined);
+      this.#send(backend.error('ERROR', '42501', `${refusalText('CUSTODIAN_STATEMENT_REFUSED')} ${analysis.detail}.`));
+      this.#send(backend.readyForQuery(this.#txStatus));
+      return false;
+    }
+    if (analysis.kind === 'empty') {
+      this.#send(backend.emptyQueryResponse());
+      this.#send(backend.readyForQuery(this.#txStatus));
+      return false;
+    }
+    const facts = { method: analysis.kind.toUpperCase(), path: maskDetected(analysis.normalized, emptyHits()), detail: { tables: analysis.tables, fingerprint: analysis.fingerprint } };
+    if (!this.deps.audit.canRecord()) {
+      this.#send(backend.error('ERROR', '53000', refusalText('CUSTODIAN_AUDIT_UNAVAILABLE')));
+      this.#send(backend.readyForQuery(this.#txStatus));
+      return false;
+    }
+    // Record before release: the decision is durable before the statement is even sent.
+    try {
+      await this.#record('decision', { decision: 'allow', reason: 'OK', ...facts });
+    } catch {
+      this.#send(backend.error('ERROR', '53000', refusalText('CUSTODIAN_AUDIT_UNAVAILABLE')));
+      this.#send(backend.readyForQuery(this.#txStatus));
+      return false;
+    }
+    upstream.forward(text, this.#sink(view, upstream, facts));
+    return true;
+  }
+
+  /** Where the upstream's answer to one statement goes: masked, restricted rows dropped, counted. */
+  #sink(view: DatabasePurposeView, upstream: Upstream, facts: { method: string; path: string; detail: Record<string, unknown> }): StatementSink {
+    const started = performance.now();
+    const tables = this.#policy.database?.tables ?? new Map();
+    const subjects = new SubjectSet(this.#policy.config.audit.subjectsCap);
+    const hits = emptyHits();
+    let plan: RowPlan | undefined;
+    let withheld: string | undefined;
+    let rows = 0;
+    let restrictedDropped = 0;
+    let failed = false;
+    const purpose = this.#purpose as string;
+    const stream = (upstream.client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream;
+    return {
+      rowDescription: (fields: readonly UpstreamField[]) => {
+        const result = planRows(fields, this.#columnNames, view, tables);
+        if (!result.ok) {
+          // Nothing of this result is released; the statement is cancelled upstream.
+          withheld = result.reason;
+          upstream.cancel();
+          return;
+        }
+        plan = result.plan;
+        this.#send(backend.rowDescription(fields.map((f) => ({ ...f, format: 'text' as const }))));
+      },
+      dataRow: (values) => {
+        if (withheld || !plan) return;
+        const subjectIndex = plan.subjectIndex;
+        if (subjectIndex !== undefined) {
+          const id = values[subjectIndex];
+          if (id !== null && id !== undefined) {
+            if (this.deps.restrictions.restricts(id, purpose)) {
+              restrictedDropped++;
+              return;
+            }
+            subjects.add(id);
+          }
+        }
+        const steps = plan.steps;
+        const out = values.map((v, i) => (v === null ? null : (steps[i] as (value: string, h: typeof hits) => string | null)(v, hits)));
+        rows++;
+        // Bounded memory: when the client reads slower than the database answers, stop reading.
+        if (!this.#send(backend.dataRow(out))) {
+          stream.pause();
+          this.#socket.once('drain', () => stream.resume());
+        }
+      },
+      commandComplete: (tag) => {
+        if (withheld) return;
+        // The row count a client sees is the rows it was sent.
+        this.#send(backend.commandComplete(/^SELECT \d+$/.test(tag) ? `SELECT ${rows}` : tag));
+      },
+      emptyQuery: () => this.#send(backend.emptyQueryResponse()),
+      error: (err) => {
+        failed = true;
+        if (withheld) return;
+        // Server errors can quote values (a failed cast echoes its input): through the detectors.
+        const fields = new Map<string, string>();
+        fields.set('S', String(err.severity ?? 'ERROR'));
+        fields.set('V', String(err.severity ?? 'ERROR'));
+        fields.set('C', String(err.code ?? 'XX000'));
+        fields.set('M', maskDetected(String(err.message ?? 'error'), hits));
+        if (err.detail) fields.set('D', maskDetected(String(err.detail), hits));
+        if (err.hint) fields.set('H', maskDetected(String(err.hint), hits));
+        this.#send(backend.fields('E', fields));
+      },
+      ready: (status) => {
+        this.#txStatus = status;
+        if (withheld) this.#send(backend.error('ERROR', '42501', `${refusalText('CUSTODIAN_STATEMENT_REFUSED')} ${withheld}.`));
+        this.#send(backend.readyForQuery(status));
+        this.#record('completion', {
+          decision: withheld ? 'deny' : 'allow',
+          reason: withheld ? 'CUSTODIAN_STATEMENT_REFUSED' : failed ? 'UPSTREAM_ERROR' : 'OK',
+          ...facts,
+          subjects: subjects.toRecord(this.#policy.config.masking),
+          fields: plan ? { ...plan.report, detectorHits: { ...hits } } : undefined,
+          latencyMs: Math.round((performance.now() - started) * 100) / 100,
+          detail: { ...facts.detail, rows, restrictedRowsDropped: restrictedDropped || undefined },
+        }, false).catch(() => undefined);
+        this.#release();
+      },
+    };
+  }
+
+  /** Cancel the statement this session is running (a CancelRequest with this session's key). */
+  cancelRunning(): void {
+    if (this.#busy) this.#upstream?.cancel();
+  }
+
+  #record(type: 'decision' | 'completion', extra: Partial<AuditRecord>, durable = true): Promise<void> {
+    const p = this.#principal;
+    const socket = this.#socket as TLSSocket;
+    const record: AuditRecord = {
+      v: 1,
+      type,
+      id: randomUUID(),
+      time: new Date().toISOString(),
+      requestId: `${this.id}/${this.#statements}`,
+      caller: p ? { sub: p.subject, kind: p.kind, org: p.organisation, roles: p.roles } : undefined,
+      purpose: this.#purpose,
+      route: 'database',
+      upstream: 'database',
+      client: { ip: socket.remoteAddress ?? '' },
+      tls: { version: typeof socket.getProtocol === 'function' ? (socket.getProtocol() ?? undefined) : undefined, certFingerprint: p?.certificateThumbprint },
+      ...extra,
+    };
+    if (!durable) {
+      this.deps.audit.recordLater(record);
+      return Promise.resolve();
+    }
+    return this.deps.audit.recordDecision(record);
+  }
+
+  close(): void {
+    if (this.#phase === 'closed') return;
+    this.#phase = 'closed';
+    this.deps.sessions.delete(`${this.cancelKey.pid}.${this.cancelKey.secret}`);
+    this.#socket.destroy();
+    void this.#upstream?.close();
+  }
+}
