@@ -128,33 +128,43 @@ export class Session {
     return this.#socket.write(bytes);
   }
 
-  #fatal(code: string, text: string): void {
+  /** End the session with a FATAL error; returns false (the message needs no more work). */
+  #fatal(code: string, text: string): false {
     this.#send(backend.error('FATAL', code, text));
     this.#socket.end();
     this.close();
+    return false;
   }
 
   /** Returns true when the message completes later (a forwarded statement releases the session itself). */
   async #handle(message: FrontendMessage): Promise<boolean> {
-    if (message.kind === 'startup') return this.#startup(message), false;
+    if (message.kind === 'startup') {
+      this.#startup(message);
+      return false;
+    }
     switch (this.#phase) {
       case 'password':
-        if (message.type !== 'p') return this.#fatal('08P01', 'expected a password message'), false;
+        if (message.type !== 'p') return this.#fatal('08P01', 'expected a password message');
         await this.#authenticate(cString(message.body).value);
         return false;
       case 'ready':
         return this.#ready(message);
       default:
-        this.#fatal('08P01', 'unexpected message');
-        return false;
+        return this.#fatal('08P01', 'unexpected message');
     }
   }
 
   #startup(message: Extract<FrontendMessage, { kind: 'startup' }>): void {
     if (message.code === SSL_REQUEST) {
-      if (this.#tls) return this.#fatal('08P01', 'TLS is already in use');
+      if (this.#tls) {
+        this.#fatal('08P01', 'TLS is already in use');
+        return;
+      }
       // Bytes sent behind the SSLRequest would be plaintext the client thinks is encrypted.
-      if (this.#reader.pending > 0 || this.#queue.length > 0) return this.#fatal('08P01', 'unexpected data after the SSL request');
+      if (this.#reader.pending > 0 || this.#queue.length > 0) {
+        this.#fatal('08P01', 'unexpected data after the SSL request');
+        return;
+      }
       this.#socket.write('S');
       this.#upgrade();
       return;
@@ -172,10 +182,19 @@ export class Session {
       this.close();
       return;
     }
-    if (!this.#tls) return this.#fatal('28000', 'this listener requires TLS: connect with sslmode=require (or verify-full)');
-    if (message.code !== PROTOCOL_3) return this.#fatal('0A000', 'only protocol 3.0 is supported');
+    if (!this.#tls) {
+        this.#fatal('28000', 'this listener requires TLS: connect with sslmode=require (or verify-full)');
+        return;
+      }
+    if (message.code !== PROTOCOL_3) {
+        this.#fatal('0A000', 'only protocol 3.0 is supported');
+        return;
+      }
     this.#params = startupParameters(message.body);
-    if (this.deps.sessions.size >= this.deps.maxSessions) return this.#fatal('53300', 'too many database sessions through the gateway');
+    if (this.deps.sessions.size >= this.deps.maxSessions) {
+        this.#fatal('53300', 'too many database sessions through the gateway');
+        return;
+      }
     this.#phase = 'password';
     this.#send(backend.authenticationCleartextPassword());
   }
@@ -214,14 +233,18 @@ export class Session {
     this.#principal = decision.principal;
     this.#purpose = decision.purpose.config.id;
     const database = this.#policy.config.database;
-    if (!database) return this.#fatal('08006', 'the database front end is not configured');
+    if (!database) {
+        this.#fatal('08006', 'the database front end is not configured');
+        return;
+      }
     try {
       this.#upstream = await connectUpstream(database.upstream);
       this.#columnNames = await this.#upstream.columnNames([...database.tables.keys()]);
       this.#catalogue = withColumnTypes(decision.view, new Map([...this.#columnNames.values()].map((c) => [`${c.table}.${c.column}`, c.typeId])));
     } catch (err) {
       this.deps.logger.warn({ err }, 'database upstream unavailable');
-      return this.#fatal('08006', 'the loan database is unavailable');
+      this.#fatal('08006', 'the loan database is unavailable');
+      return;
     }
     if (this.#phase === 'closed') {
       await this.#upstream.close();
@@ -269,7 +292,7 @@ export class Session {
   async #query(text: string): Promise<boolean> {
     const view = this.#purpose ? this.#policy.database?.byPurpose.get(this.#purpose) : undefined;
     const upstream = this.#upstream;
-    if (!view || !upstream) return this.#fatal('XX000', 'session not ready'), false;
+    if (!view || !upstream) return this.#fatal('XX000', 'session not ready');
     const analysis = analyzeStatement(text, this.#catalogue ?? view.catalogue);
     this.#statements++;
     if (!analysis.ok) {

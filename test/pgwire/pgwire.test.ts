@@ -1,0 +1,261 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import t from 'tap';
+import { customer } from '../../src/demo/dataset.js';
+import { emptyHits, maskDetected } from '../../src/mask/detectors.js';
+import { maskMobile, maskResidentId } from '../../src/mask/presets.js';
+import { journalText } from '../helpers/child-gateway.js';
+import { startTestGateway, testKey } from '../helpers/gateway.js';
+import { createLoanDatabase } from '../helpers/loan-database.js';
+import { mint, testPurposes } from '../helpers/tokens.js';
+import { requireTool } from '../helpers/tools.js';
+
+const exec = promisify(execFile);
+
+/**
+ * The PostgreSQL front end against the machine's PostgreSQL, through real clients (node-postgres
+ * and psql): each purpose its own view, every hostile statement refused with nothing run
+ * upstream, no clear identifier reaching the client or the access record.
+ */
+
+const people = Array.from({ length: 6 }, (_, i) => {
+  const c = customer(i + 1);
+  return { id: i + 1, name: c.name, idNumber: c.idNumber, mobile: c.mobile, city: 'Hangzhou', remarks: `客户来电，手机${c.mobile}` };
+});
+
+async function setup(t: Parameters<typeof startTestGateway>[0]) {
+  const loans = await createLoanDatabase(t, people);
+  t.teardown(() => loans.db.end());
+  const gw = await startTestGateway(t, {
+    upstreams: { origin: { url: 'http://127.0.0.1:9', allowPlaintext: true } },
+    routes: [{ id: 'unused', method: 'GET', path: '/unused', upstream: 'origin', purposes: ['customer_service'] }],
+    purposes: testPurposes(),
+    classification: {
+      fields: {
+        id: { class: 'public' },
+        customerId: { class: 'public' },
+        status: { class: 'public' },
+        city: { class: 'C1' },
+        amount: { class: 'C1' },
+        remarks: { class: 'C1' },
+        name: { class: 'C2', operator: { mask: 'name' } },
+        idNumber: { class: 'C2', operator: { mask: 'resident_id' } },
+        mobile: { class: 'C2', operator: { mask: 'mobile' } },
+      },
+    },
+    admin: { officerRoles: ['information_officer'], restrictionRefreshMs: 100 },
+    database: {
+      listen: { host: '127.0.0.1', port: 0 },
+      upstream: { url: loans.url, allowPlaintext: true },
+      purposes: ['customer_service', 'credit_assessment'],
+      tables: {
+        customers: { subject: 'id', columns: { id: 'id', name: 'name', id_number: 'idNumber', mobile: 'mobile', city: 'city', remarks: 'remarks' } },
+        loans: { subject: 'customer_id', columns: { id: 'id', customer_id: 'customerId', amount: 'amount', status: 'status' } },
+      },
+      views: { credit_assessment: { classes: { C2: 'keep' } } },
+      functions: ['count', 'sum', 'max', 'pg_sleep'],
+    },
+  });
+  const agent = await mint(testKey, { sub: 'agent.wang', roles: ['cs_agent'] });
+  const officer = await mint(testKey, { sub: 'officer.zhao', roles: ['credit_officer'] });
+  const client = (password: string | undefined, purpose: string | undefined, ssl: boolean | object = { ca: gw.ca, servername: 'localhost' }) =>
+    new pg.Client({
+      host: '127.0.0.1',
+      port: gw.databasePort,
+      user: 'analyst',
+      database: 'loans',
+      password,
+      ssl,
+      options: purpose ? `-c custodian.purpose=${purpose}` : undefined,
+      connectionTimeoutMillis: 10_000,
+    });
+  /** Connect, run one simple-protocol statement, and close; the error's code and text on failure. */
+  const run = async (password: string | undefined, purpose: string | undefined, sql: string) => {
+    const c = client(password, purpose);
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const r = await c.query(sql);
+      return { rows: r.rows as Record<string, unknown>[], fields: r.fields.map((f) => f.name) };
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      return { error: { code: e.code, message: e.message } };
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  };
+  return { gw, loans, agent, officer, client, run };
+}
+
+t.test('each purpose sees its own view of the same rows', async (t) => {
+  const { run, agent, officer } = await setup(t);
+  const service = await run(agent, 'customer_service', 'SELECT id, name, id_number, mobile, remarks FROM customers ORDER BY id');
+  const p = people[0] as (typeof people)[number];
+  t.match(service.rows?.[0], { id: 1, id_number: maskResidentId(p.idNumber), mobile: maskMobile(p.mobile), remarks: `客户来电，手机${maskMobile(p.mobile)}` }, 'customer service: masked, free text scanned');
+  t.equal(service.rows?.length, people.length);
+  const credit = await run(officer, 'credit_assessment', 'SELECT id, name, id_number, mobile FROM customers WHERE id = 1');
+  t.same(credit.rows, [{ id: 1, name: p.name, id_number: p.idNumber, mobile: p.mobile }], 'credit assessment: identity in clear');
+  const star = await run(agent, 'customer_service', 'SELECT * FROM customers');
+  t.notOk(JSON.stringify(star.rows).includes(p.idNumber), 'SELECT * is masked too');
+  const joined = await run(agent, 'customer_service', "SELECT c.id, c.mobile, l.customer_id, l.amount FROM customers c JOIN loans l ON l.customer_id = c.id WHERE l.status = 'overdue' AND l.amount > 1000 ORDER BY l.amount");
+  t.same(joined.rows?.map((r) => r.id), [3, 6], 'joins and conditions on clear columns work');
+  const counted = await run(agent, 'customer_service', "SELECT count(*) AS n, sum(amount) AS total FROM loans WHERE status = 'active'");
+  t.same(counted.rows, [{ n: '4', total: '12000' }], 'aggregates over clear columns');
+  // A customer table's columns come with its customer id, so restrictions can apply to each row.
+  const grouped = await run(agent, 'customer_service', 'SELECT status, count(*) AS n FROM loans GROUP BY status');
+  t.match(grouped.error?.message, /customer id column of "loans"/);
+});
+
+t.test('hostile sessions and statements are refused; nothing unapproved reaches the database', async (t) => {
+  const { gw, loans, run, agent, officer, client } = await setup(t);
+  const expired = await mint(testKey, { roles: ['cs_agent'], iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 });
+  const sessions: [string, string | undefined, string | undefined, RegExp][] = [
+    ['no token', undefined, 'customer_service', /CUSTODIAN_AUTH_MISSING|password/],
+    ['a forged token', `${agent.slice(0, -6)}AAAAAA`, 'customer_service', /CUSTODIAN_AUTH_INVALID/],
+    ['an expired token', expired, 'customer_service', /CUSTODIAN_AUTH_EXPIRED/],
+    ['no purpose', agent, undefined, /CUSTODIAN_PURPOSE_MISSING/],
+    ['a purpose of another role', agent, 'credit_assessment', /CUSTODIAN_PURPOSE_NOT_ALLOWED/],
+    ['a purpose not in the catalogue', agent, 'marketing', /CUSTODIAN_PURPOSE_UNKNOWN/],
+  ];
+  for (const [what, token, purpose, expected] of sessions) {
+    const r = await run(token, purpose, 'SELECT id FROM customers');
+    t.match(r.error?.message, expected, `${what}: refused at startup`);
+  }
+  const plain = await (async () => {
+    const c = client(agent, 'customer_service', false);
+    c.on('error', () => undefined);
+    return c.connect().then(() => 'connected', (err: Error) => err.message);
+  })();
+  t.match(plain, /requires TLS/, 'a plaintext startup gets a clear FATAL');
+
+  const statements: [string, RegExp][] = [
+    ["SELECT id FROM customers WHERE id_number LIKE '1101%'", /may only be selected as it is/],
+    ['SELECT id FROM customers ORDER BY mobile', /may only be selected/],
+    ['SELECT name, count(*) FROM customers GROUP BY name', /may only be selected/],
+    ["SELECT id FROM customers c WHERE EXISTS (SELECT 1 FROM customers d WHERE d.id = c.id AND d.mobile LIKE '1%')", /may only be selected/],
+    ["WITH t AS (SELECT id, id_number FROM customers) SELECT id FROM t WHERE id_number LIKE '3%'", /may only be selected/],
+    ["SELECT id FROM customers WHERE remarks LIKE '%138%'", /may only be selected/],
+    ['COPY (SELECT * FROM customers) TO STDOUT', /Copy is not allowed/],
+    ['SELECT 1; DELETE FROM customers', /one statement at a time/],
+    ['DELETE FROM customers', /Delete is not allowed/],
+    ['SELECT * INTO stolen FROM customers', /INTO writes a table/],
+    ["SELECT pg_read_file('/etc/passwd')", /function "pg_read_file"/],
+    ['SELECT * FROM pg_authid', /not open to this purpose/],
+    ['SELEC * FROM customers', /could not be parsed/],
+    ['SELECT amount FROM loans', /customer id column/],
+  ];
+  for (const [sql, expected] of statements) {
+    const r = await run(agent, 'customer_service', sql);
+    t.match(r.error, { code: '42501', message: expected }, sql);
+    t.match(r.error?.message, /^CUSTODIAN_STATEMENT_REFUSED/);
+  }
+  const left = await loans.db.query('SELECT count(*)::int AS n FROM customers');
+  t.equal(left.rows[0]?.n, people.length, 'the refused DELETE never ran');
+  const stolen = await loans.db.query("SELECT to_regclass('public.stolen') AS t");
+  t.equal(stolen.rows[0]?.t, null, 'SELECT INTO never ran');
+
+  // The upstream's errors can quote values: a failed cast echoes its input.
+  const p = people[1] as (typeof people)[number];
+  const cast = await run(officer, 'credit_assessment', `SELECT '${p.idNumber}'::int`);
+  t.equal(cast.error?.code, '22003', 'the server error reaches the client');
+  t.notOk(cast.error?.message.includes(p.idNumber), 'with the identifier masked');
+  t.ok(cast.error?.message.includes(maskResidentId(p.idNumber)));
+
+  // The extended protocol is refused as a whole (node-postgres uses it for parameters).
+  const c = client(agent, 'customer_service');
+  await c.connect();
+  const extended = await c.query('SELECT id FROM customers WHERE id = $1', [1]).catch((err: { code?: string }) => err.code);
+  t.equal(extended, '0A000', 'a parameterised query is refused, not passed through');
+  t.same((await c.query('SELECT id FROM customers WHERE id = 2')).rows, [{ id: 2 }], 'and the session goes on');
+  await c.end();
+
+  await gw.audit.flush();
+  const journal = await journalText(join(gw.dir, 'var', 'audit'));
+  t.match(journal, /CUSTODIAN_STATEMENT_REFUSED/, 'refused statements are recorded');
+  t.match(journal, /"route":"database"/);
+  for (const person of people) {
+    t.notOk(journal.includes(person.idNumber) || journal.includes(person.mobile), 'no clear identifier in any record');
+  }
+  const hits = emptyHits();
+  maskDetected(journal.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '').replace(/\b[0-9a-f]{40,}\b/gi, ''), hits);
+  t.same(hits, emptyHits(), 'the detectors find nothing in the journal');
+});
+
+t.test('restricted customers are left out; a cancel with another session’s key does nothing; a client gone mid-result leaves the gateway serving', async (t) => {
+  const { gw, run, agent, client } = await setup(t);
+  const officer = await mint(testKey, { sub: 'officer.li', roles: ['information_officer'] });
+  const res = await fetch(`${gw.adminUrl}/admin/restrictions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${officer}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ customerId: '2', kind: 'objection', purposes: ['customer_service'], ticket: 'T-2' }),
+  });
+  t.equal(res.status, 201);
+  let ids: unknown[] = [];
+  for (let i = 0; i < 100; i++) {
+    ids = (await run(agent, 'customer_service', 'SELECT id FROM customers ORDER BY id')).rows?.map((r) => r.id) ?? [];
+    if (!ids.includes(2)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.same(ids, [1, 3, 4, 5, 6], 'the customer who objected is not released');
+
+  // Two sessions: B sends a CancelRequest with a made-up key while A sleeps; A is not cancelled.
+  const a = client(agent, 'customer_service');
+  await a.connect();
+  const sleeping = a.query('SELECT pg_sleep(0.5)').then(
+    () => 'finished',
+    (err: { code?: string }) => err.code,
+  );
+  await new Promise<void>((done) => {
+    const s = netConnect({ host: '127.0.0.1', port: gw.databasePort as number }, () => {
+      const req = Buffer.alloc(16);
+      req.writeInt32BE(16, 0);
+      req.writeInt32BE(80877102, 4);
+      req.writeInt32BE(12345, 8);
+      req.writeInt32BE(67890, 12);
+      s.end(req);
+    });
+    s.on('close', () => done());
+    s.on('error', () => done());
+  });
+  t.equal(await sleeping, 'finished', 'a cancel with a foreign key cancels nothing');
+  // Its own key (pg's client cancels through a CancelRequest with the key the gateway gave it).
+  const long = a.query('SELECT pg_sleep(5)').then(
+    () => 'finished',
+    (err: { code?: string }) => err.code,
+  );
+  await new Promise((r) => setTimeout(r, 200));
+  const canceller = client(agent, 'customer_service');
+  (canceller as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(a, (a as unknown as { activeQuery: unknown }).activeQuery);
+  t.equal(await long, '57014', 'the owner’s key cancels its statement upstream');
+  await a.end();
+
+  // A client that hangs up in the middle of a result.
+  for (let i = 0; i < 5; i++) {
+    const c = client(agent, 'customer_service');
+    c.on('error', () => undefined);
+    await c.connect();
+    const q = c.query('SELECT a.id, a.mobile, b.id AS b_id FROM customers a, customers b, customers c2, customers d').catch(() => undefined);
+    setImmediate(() => (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy());
+    await q;
+  }
+  const after = await run(agent, 'customer_service', 'SELECT count(*) AS n FROM customers');
+  t.same(after.rows, [{ n: '6' }], 'the gateway still serves');
+});
+
+t.test('psql through the gateway: the purpose from options, masked rows, a refused predicate', async (t) => {
+  if (!requireTool(t, 'psql')) return;
+  const { gw, agent } = await setup(t);
+  const caFile = join(gw.dir, 'ca.pem');
+  writeFileSync(caFile, gw.ca);
+  const conn = `host=localhost port=${gw.databasePort} user=analyst dbname=loans sslmode=verify-full sslrootcert=${caFile} options='-c custodian.purpose=customer_service'`;
+  const env = { ...process.env, PGPASSWORD: agent };
+  const ok = await exec('psql', [conn, '-A', '-t', '-c', 'SELECT id, id_number FROM customers WHERE id = 1'], { env });
+  const p = people[0] as (typeof people)[number];
+  t.equal(ok.stdout.trim(), `1|${maskResidentId(p.idNumber)}`);
+  const refused = await exec('psql', [conn, '-c', "SELECT id FROM customers WHERE id_number LIKE '1101%'"], { env }).catch((err: { stderr: string }) => err.stderr);
+  t.match(refused, /CUSTODIAN_STATEMENT_REFUSED/);
+});
