@@ -8,6 +8,9 @@ import { shipped } from '../paths.js';
 import { type RunningGateway, startGateway } from '../server.js';
 import { createDemoIdentityProvider, demoCast } from './identity-provider.js';
 import { buildLoanApi } from './loan-api.js';
+import { startDemoLoanDatabase } from './loan-database.js';
+import { customer } from './dataset.js';
+import { maskResidentId } from '../mask/presets.js';
 import { ensureDemoPki } from './pki.js';
 import { listConsents, recordConsent } from '../governance/consents.js';
 
@@ -42,10 +45,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const source = shipped('config/demo.yaml');
   const doc = parseDocument(readFileSync(source, 'utf8'));
   const loansUrl = new URL(String(doc.getIn(['upstreams', 'loans', 'url'])));
+  const loanDbUrl = new URL(String(doc.getIn(['database', 'upstream', 'url'])));
   const jwksUrl = new URL(String(doc.getIn(['auth', 'issuers', 0, 'jwks', 'url'])));
   const ephemeral = options.ephemeralPorts ?? false;
   await loanApi.listen({ host: loansUrl.hostname, port: ephemeral ? 0 : Number(loansUrl.port) });
   await idp.server.listen({ host: jwksUrl.hostname, port: ephemeral ? 0 : Number(jwksUrl.port) });
+  const loanDb = await startDemoLoanDatabase(loanDbUrl.hostname, ephemeral ? 0 : Number(loanDbUrl.port));
   if (ephemeral) {
     loansUrl.port = String((loanApi.server.address() as AddressInfo).port);
     jwksUrl.port = String((idp.server.server.address() as AddressInfo).port);
@@ -55,6 +60,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       doc.setIn(['listen', listener, 'host'], '127.0.0.1');
       doc.setIn(['listen', listener, 'port'], 0);
     }
+    loanDbUrl.port = String(loanDb.port);
+    doc.setIn(['database', 'upstream', 'url'], loanDbUrl.href);
+    doc.setIn(['database', 'listen', 'host'], '127.0.0.1');
+    doc.setIn(['database', 'listen', 'port'], 0);
   }
 
   let gateway: RunningGateway;
@@ -62,7 +71,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const config = parseConfig(source, doc.toString());
     gateway = await startGateway(config, { varDir, logger: options.logger });
   } catch (err) {
-    await Promise.allSettled([loanApi.close(), idp.server.close()]);
+    await Promise.allSettled([loanApi.close(), idp.server.close(), loanDb.close()]);
     throw err;
   }
 
@@ -103,6 +112,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     dataUrl: gateway.dataUrl.replace('127.0.0.1', 'localhost'),
     adminUrl: gateway.adminUrl,
     plaintextUrl: gateway.plaintextUrl?.replace('127.0.0.1', 'localhost'),
+    databasePort: gateway.databasePort,
     loansOrigin: loansUrl.origin,
     caPath: shortPath(pki.caCertPath),
     partnerCert: shortPath(pki.partnerCertPath),
@@ -117,7 +127,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     instructions,
     async close() {
       await gateway.close();
-      await Promise.allSettled([loanApi.close(), idp.server.close()]);
+      await Promise.allSettled([loanApi.close(), idp.server.close(), loanDb.close()]);
     },
   };
 }
@@ -132,6 +142,7 @@ interface InstructionFacts {
   dataUrl: string;
   adminUrl: string;
   plaintextUrl: string | undefined;
+  databasePort: number | undefined;
   loansOrigin: string;
   caPath: string;
   partnerCert: string;
@@ -173,11 +184,24 @@ function demoInstructions(f: InstructionFacts): string {
     [curl('credit_officer', 'credit_assessment', '/internal/anything'), 'expect 404 CUSTODIAN_ROUTE_NOT_FOUND'],
   ];
   if (f.plaintextUrl) examples.push([`curl '${f.plaintextUrl}/api/customers/42'`, 'expect 403 CUSTODIAN_TLS_REQUIRED']);
+  if (f.databasePort !== undefined) {
+    // The loan database through the PostgreSQL front end: the token is the password, the purpose
+    // a startup option; each purpose its own view, and a condition on a masked column refused.
+    const psql = (token: string, purpose: string, sql: string) =>
+      `PGPASSWORD=$${token.toUpperCase()} psql "host=localhost port=${f.databasePort} user=analyst dbname=loans sslmode=verify-full sslrootcert=${f.caPath} options='-c custodian.purpose=${purpose}'" -c "${sql}"`;
+    const c42 = customer(42);
+    examples.push(
+      [psql('cs_agent', 'customer_service', 'SELECT id, name, id_number, mobile FROM customers WHERE id = 42'), `expect psql ${maskResidentId(c42.idNumber)}`],
+      [psql('credit_officer', 'credit_assessment', 'SELECT id, name, id_number, mobile FROM customers WHERE id = 42'), `expect psql ${c42.idNumber}`],
+      [psql('cs_agent', 'customer_service', "SELECT id FROM customers WHERE id_number LIKE '3301%'"), 'expect psql CUSTODIAN_STATEMENT_REFUSED'],
+    );
+  }
   return [
     '',
     'Custodian demo is running.',
     `  data plane    ${f.dataUrl}   (CA: ${f.caPath})`,
     `  admin plane   ${f.adminUrl}/readyz`,
+    f.databasePort !== undefined ? `  database      postgresql://localhost:${f.databasePort}/loans   (TLS; token as password)` : undefined,
     f.plaintextUrl ? `  plaintext     ${f.plaintextUrl}   (refuses every request)` : undefined,
     `  demo loan API ${f.loansOrigin}   (behind the gateway; loopback only)`,
     '',

@@ -14,6 +14,12 @@ type ColumnStep = (value: string, hits: DetectorHits) => string | null;
 export interface RowPlan {
   /** Per column: its released form (null: released as SQL NULL). */
   readonly steps: readonly ColumnStep[];
+  /**
+   * The row description the client gets: a column whose values are rewritten (masked, bucketed,
+   * pseudonymised, computed and scanned) is declared as text, since its values no longer fit
+   * the source type (an income bucket is not a numeric).
+   */
+  readonly fields: readonly UpstreamField[];
   /** Index of the column naming the customer (restrictions, records), if the result has one. */
   readonly subjectIndex: number | undefined;
   /** Column names by what was done to them, for the field report. */
@@ -45,6 +51,8 @@ const detectorsOnly: ColumnStep = (value, hits) => maskDetected(value, hits);
  */
 export function planRows(fields: readonly UpstreamField[], names: ColumnNames, view: DatabasePurposeView, tables: ReadonlyMap<string, DatabaseTableConfig>): RowPlanResult {
   const steps: ColumnStep[] = [];
+  const described: UpstreamField[] = [];
+  const asText = (f: UpstreamField): UpstreamField => ({ ...f, dataTypeID: 25, dataTypeSize: -1, dataTypeModifier: -1, format: 'text' });
   const report = { kept: [] as string[], masked: [] as string[], dropped: [] as string[], scanned: [] as string[] };
   let subjectIndex: number | undefined;
   const tablesShown = new Set<string>();
@@ -52,10 +60,12 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
   fields.forEach((field, i) => {
     if (field.format === 'binary') {
       steps.push(asNull);
+      described.push(asText(field));
       return;
     }
     if (field.tableID === 0) {
       steps.push(detectorsOnly);
+      described.push(asText(field));
       report.scanned.push(field.name);
       return;
     }
@@ -63,9 +73,11 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
     const rule = source ? view.columns.get(source.table)?.get(source.column) : undefined;
     if (!source || !rule) {
       steps.push(asNull);
+      described.push(field);
       report.dropped.push(field.name);
       return;
     }
+    described.push(rule.operator.action === 'kept' && !rule.scan ? field : asText(field));
     tablesShown.add(source.table);
     const table = tables.get(source.table);
     if (table?.subject === source.column) {
@@ -82,5 +94,5 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
       return { ok: false, reason: `select the customer id column of "${table}" with its other columns` };
     }
   }
-  return { ok: true, plan: { steps, subjectIndex, report } };
+  return { ok: true, plan: { steps, fields: described, subjectIndex, report } };
 }

@@ -347,7 +347,7 @@ export class Session {
           return;
         }
         plan = result.plan;
-        this.#send(backend.rowDescription(fields.map((f) => ({ ...f, format: 'text' as const }))));
+        this.#send(backend.rowDescription(plan.fields));
       },
       dataRow: (values) => {
         if (withheld || !plan) return;
