@@ -7,6 +7,9 @@ import type { ColumnNames, UpstreamField } from './upstream.js';
 
 // Numeric types whose text form is handed to operators as a number (generalize buckets, etc.).
 const NUMERIC_TYPES = new Set([20, 21, 23, 700, 701, 1700]);
+// Types whose values cannot hold an 11+ digit identifier (bool, int2, int4, dates, times, uuid):
+// a kept column of these is released as it is, with its type, and the detectors skip it.
+const NO_IDENTIFIER_TYPES = new Set([16, 21, 23, 1082, 1083, 1114, 1184, 1186, 2950]);
 
 /** What happens to one result column. */
 type ColumnStep = (value: string, hits: DetectorHits) => string | null;
@@ -28,10 +31,16 @@ export interface RowPlan {
 
 export type RowPlanResult = { ok: true; plan: RowPlan } | { ok: false; reason: string };
 
+/** Whether a column is released byte for byte (and keeps its declared type). */
+function releasedAsIs(rule: FieldRule, typeId: number): boolean {
+  return rule.operator.action === 'kept' && (!rule.scan || NO_IDENTIFIER_TYPES.has(typeId));
+}
+
 function released(rule: FieldRule, typeId: number): ColumnStep {
   const numeric = NUMERIC_TYPES.has(typeId);
+  if (releasedAsIs(rule, typeId)) return (value) => value;
   return (value, hits) => {
-    if (rule.operator.action === 'kept') return rule.scan ? maskDetected(value, hits) : value;
+    if (rule.operator.action === 'kept') return maskDetected(value, hits);
     const input = numeric && Number.isFinite(Number(value)) ? Number(value) : value;
     const out = rule.operator.apply(input);
     if (out === DROP || out === null || out === undefined) return null;
@@ -77,7 +86,7 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
       report.dropped.push(field.name);
       return;
     }
-    described.push(rule.operator.action === 'kept' && !rule.scan ? field : asText(field));
+    described.push(releasedAsIs(rule, field.dataTypeID) ? field : asText(field));
     tablesShown.add(source.table);
     const table = tables.get(source.table);
     if (table?.subject === source.column) {

@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { AuditRecord } from '../audit/record.js';
 import type { AuditService } from '../audit/service.js';
-import { SubjectSet } from '../audit/subjects.js';
 import { presentedCertificate } from '../auth/certificate.js';
 import type { Principal } from '../auth/principal.js';
 import { type ErrorCode, messageOf } from '../errors.js';
@@ -11,12 +10,12 @@ import type { RestrictionCache } from '../governance/restrictions.js';
 import type { Logger } from '../logging.js';
 import { emptyHits, maskDetected } from '../mask/detectors.js';
 import type { Policy, PolicyHolder } from '../policy/compile.js';
-import { analyzeStatement, type StatementCatalogue } from '../policy/statement.js';
+import type { StatementAnalysis, StatementCatalogue } from '../policy/statement.js';
 import { type DatabasePurposeView, withColumnTypes } from '../policy/database.js';
 import { declaredPurposesOf, decideSession } from '../pipeline/decide-session.js';
 import { backend, CANCEL_REQUEST, cString, FrameTooLarge, type FrontendMessage, FrontendReader, GSSENC_REQUEST, PROTOCOL_3, SSL_REQUEST, startupParameters } from './frames.js';
-import { planRows, type RowPlan } from './result-masker.js';
-import { type ColumnNames, connectUpstream, type StatementSink, type Upstream, type UpstreamField } from './upstream.js';
+import { Relay } from './relay.js';
+import { type ColumnNames, connectUpstream, type Upstream } from './upstream.js';
 
 export interface SessionDeps {
   readonly policy: PolicyHolder;
@@ -66,10 +65,9 @@ export class Session {
   /** The purpose's statement catalogue, refined with the column types the database reported. */
   #catalogue: StatementCatalogue | undefined;
   #queue: FrontendMessage[] = [];
+  #relay: Relay | undefined;
   #busy = false;
-  #skipUntilSync = false;
   #statements = 0;
-  #txStatus: 'I' | 'T' | 'E' = 'I';
 
   constructor(
     socket: Socket,
@@ -136,7 +134,7 @@ export class Session {
     return false;
   }
 
-  /** Returns true when the message completes later (a forwarded statement releases the session itself). */
+  /** Returns true when the message completes later (the session is then released by whoever finishes it). */
   async #handle(message: FrontendMessage): Promise<boolean> {
     if (message.kind === 'startup') {
       this.#startup(message);
@@ -250,6 +248,7 @@ export class Session {
       await this.#upstream.close();
       return;
     }
+    this.#relay = this.#startRelay(this.#upstream, decision.view, this.#catalogue ?? decision.view.catalogue);
     this.#phase = 'ready';
     this.deps.sessions.set(`${this.cancelKey.pid}.${this.cancelKey.secret}`, this);
     this.#send(backend.authenticationOk());
@@ -259,158 +258,103 @@ export class Session {
   }
 
   async #ready(message: Extract<FrontendMessage, { kind: 'typed' }>): Promise<boolean> {
+    const relay = this.#relay;
+    if (!relay) return this.#fatal('XX000', 'session not ready');
     switch (message.type) {
-      case 'Q':
-        return this.#query(cString(message.body).value);
       case 'X':
         this.#socket.end();
         this.close();
         return false;
-      case 'S':
-        // Sync ends an extended-protocol exchange (refused as a whole below).
-        this.#skipUntilSync = false;
-        this.#send(backend.readyForQuery(this.#txStatus));
-        return false;
+      case 'Q':
       case 'P':
       case 'B':
       case 'D':
       case 'E':
       case 'C':
+      case 'S':
       case 'H':
+        if (message.type === 'Q' || message.type === 'E') this.#statements++;
+        await relay.fromClient(message.type, message.body);
+        return false;
       case 'F':
-        if (!this.#skipUntilSync) {
-          this.#skipUntilSync = true;
-          this.#send(backend.error('ERROR', '0A000', 'the gateway serves the simple query protocol only (the extended protocol is not supported yet)'));
-        }
+        // The fast-path function call runs a function by OID, around every statement check.
+        if (!relay.idle) return this.#fatal('08P01', 'function calls are not allowed');
+        this.#send(backend.error('ERROR', '42501', 'CUSTODIAN_STATEMENT_REFUSED: function calls by OID are not allowed through the gateway.'));
+        this.#send(backend.readyForQuery(relay.txStatus));
         return false;
       default:
-        this.#send(backend.error('ERROR', '08P01', 'unexpected message'));
-        return false;
+        // COPY data and anything else: nothing the statement policy allows produces these.
+        return this.#fatal('08P01', 'unexpected message');
     }
   }
 
-  async #query(text: string): Promise<boolean> {
-    const view = this.#purpose ? this.#policy.database?.byPurpose.get(this.#purpose) : undefined;
-    const upstream = this.#upstream;
-    if (!view || !upstream) return this.#fatal('XX000', 'session not ready');
-    const analysis = analyzeStatement(text, this.#catalogue ?? view.catalogue);
-    this.#statements++;
-    if (!analysis.ok) {
-      await this.#record('decision', { decision: 'deny', reason: 'CUSTODIAN_STATEMENT_REFUSED', method: 'SQL', detail: { refusal: analysis.reason } }).catch(() => undefined);
-      this.#send(backend.error('ERROR', '42501', `${refusalText('CUSTODIAN_STATEMENT_REFUSED')} ${analysis.detail}.`));
-      this.#send(backend.readyForQuery(this.#txStatus));
-      return false;
-    }
-    if (analysis.kind === 'empty') {
-      this.#send(backend.emptyQueryResponse());
-      this.#send(backend.readyForQuery(this.#txStatus));
-      return false;
-    }
-    const facts = { method: analysis.kind.toUpperCase(), path: maskDetected(analysis.normalized, emptyHits()), detail: { tables: analysis.tables, fingerprint: analysis.fingerprint } };
-    if (!this.deps.audit.canRecord()) {
-      this.#send(backend.error('ERROR', '53000', refusalText('CUSTODIAN_AUDIT_UNAVAILABLE')));
-      this.#send(backend.readyForQuery(this.#txStatus));
-      return false;
-    }
-    // Record before release: the decision is durable before the statement is even sent.
-    try {
-      await this.#record('decision', { decision: 'allow', reason: 'OK', ...facts });
-    } catch {
-      this.#send(backend.error('ERROR', '53000', refusalText('CUSTODIAN_AUDIT_UNAVAILABLE')));
-      this.#send(backend.readyForQuery(this.#txStatus));
-      return false;
-    }
-    upstream.forward(text, this.#sink(view, upstream, facts));
-    return true;
+  /** The relay between this client and its upstream connection, with this session's policy. */
+  #startRelay(upstream: Upstream, view: DatabasePurposeView, catalogue: StatementCatalogue): Relay {
+    const database = this.#policy.database;
+    let channel: ReturnType<Upstream['takeOver']> | undefined;
+    const relay = new Relay({
+      view,
+      catalogue,
+      tables: database?.tables ?? new Map(),
+      columnNames: this.#columnNames,
+      restrictions: this.deps.restrictions,
+      purpose: this.#purpose as string,
+      subjectsCap: this.#policy.config.audit.subjectsCap,
+      toClient: (bytes) => this.#send(bytes),
+      toUpstream: (bytes) => channel?.write(bytes),
+      recordAllow: (statement) => {
+        if (!this.deps.audit.canRecord()) return Promise.reject(new Error('audit unavailable'));
+        return this.#record('decision', { decision: 'allow', reason: 'OK', ...this.#statementFacts(statement) });
+      },
+      recordRefusal: (reason) => this.#record('decision', { decision: 'deny', reason: 'CUSTODIAN_STATEMENT_REFUSED', method: 'SQL', detail: { refusal: reason } }),
+      recordCompletion: (o) => {
+        const facts = this.#statementFacts(o.statement);
+        void this.#record(
+          'completion',
+          {
+            decision: o.refusal ? 'deny' : 'allow',
+            reason: o.refusal ? 'CUSTODIAN_STATEMENT_REFUSED' : o.failed ? 'UPSTREAM_ERROR' : 'OK',
+            ...facts,
+            subjects: o.subjects.toRecord(this.#policy.config.masking),
+            fields: o.report ? { ...o.report, detectorHits: { ...o.hits } } : undefined,
+            latencyMs: Math.round((performance.now() - o.startedAt) * 100) / 100,
+            detail: { ...facts.detail, rows: o.rows, restrictedRowsDropped: o.restrictedDropped || undefined },
+          },
+          false,
+        ).catch(() => undefined);
+      },
+      backpressure: () => {
+        channel?.pause();
+        this.#socket.once('drain', () => channel?.resume());
+      },
+      cancelUpstream: () => upstream.cancel(),
+    });
+    channel = upstream.takeOver(
+      (type, body) => {
+        try {
+          relay.fromUpstream(type, body);
+        } catch (err) {
+          this.deps.logger.warn({ err }, 'database upstream sent an unexpected message');
+          this.#fatal('08P01', 'the loan database sent an unexpected message');
+        }
+      },
+      () => this.#fatal('08006', 'the loan database closed the connection'),
+    );
+    return relay;
   }
 
-  /** Where the upstream's answer to one statement goes: masked, restricted rows dropped, counted. */
-  #sink(view: DatabasePurposeView, upstream: Upstream, facts: { method: string; path: string; detail: Record<string, unknown> }): StatementSink {
-    const started = performance.now();
-    const tables = this.#policy.database?.tables ?? new Map();
-    const subjects = new SubjectSet(this.#policy.config.audit.subjectsCap);
-    const hits = emptyHits();
-    let plan: RowPlan | undefined;
-    let withheld: string | undefined;
-    let rows = 0;
-    let restrictedDropped = 0;
-    let failed = false;
-    const purpose = this.#purpose as string;
-    const stream = (upstream.client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream;
+  /** What a statement's records say about it: its kind, literal-free text, tables, fingerprint. */
+  #statementFacts(statement: Extract<StatementAnalysis, { ok: true }>) {
     return {
-      rowDescription: (fields: readonly UpstreamField[]) => {
-        const result = planRows(fields, this.#columnNames, view, tables);
-        if (!result.ok) {
-          // Nothing of this result is released; the statement is cancelled upstream.
-          withheld = result.reason;
-          upstream.cancel();
-          return;
-        }
-        plan = result.plan;
-        this.#send(backend.rowDescription(plan.fields));
-      },
-      dataRow: (values) => {
-        if (withheld || !plan) return;
-        const subjectIndex = plan.subjectIndex;
-        if (subjectIndex !== undefined) {
-          const id = values[subjectIndex];
-          if (id !== null && id !== undefined) {
-            if (this.deps.restrictions.restricts(id, purpose)) {
-              restrictedDropped++;
-              return;
-            }
-            subjects.add(id);
-          }
-        }
-        const steps = plan.steps;
-        const out = values.map((v, i) => (v === null ? null : (steps[i] as (value: string, h: typeof hits) => string | null)(v, hits)));
-        rows++;
-        // Bounded memory: when the client reads slower than the database answers, stop reading.
-        if (!this.#send(backend.dataRow(out))) {
-          stream.pause();
-          this.#socket.once('drain', () => stream.resume());
-        }
-      },
-      commandComplete: (tag) => {
-        if (withheld) return;
-        // The row count a client sees is the rows it was sent.
-        this.#send(backend.commandComplete(/^SELECT \d+$/.test(tag) ? `SELECT ${rows}` : tag));
-      },
-      emptyQuery: () => this.#send(backend.emptyQueryResponse()),
-      error: (err) => {
-        failed = true;
-        if (withheld) return;
-        // Server errors can quote values (a failed cast echoes its input): through the detectors.
-        const fields = new Map<string, string>();
-        fields.set('S', String(err.severity ?? 'ERROR'));
-        fields.set('V', String(err.severity ?? 'ERROR'));
-        fields.set('C', String(err.code ?? 'XX000'));
-        fields.set('M', maskDetected(String(err.message ?? 'error'), hits));
-        if (err.detail) fields.set('D', maskDetected(String(err.detail), hits));
-        if (err.hint) fields.set('H', maskDetected(String(err.hint), hits));
-        this.#send(backend.fields('E', fields));
-      },
-      ready: (status) => {
-        this.#txStatus = status;
-        if (withheld) this.#send(backend.error('ERROR', '42501', `${refusalText('CUSTODIAN_STATEMENT_REFUSED')} ${withheld}.`));
-        this.#send(backend.readyForQuery(status));
-        this.#record('completion', {
-          decision: withheld ? 'deny' : 'allow',
-          reason: withheld ? 'CUSTODIAN_STATEMENT_REFUSED' : failed ? 'UPSTREAM_ERROR' : 'OK',
-          ...facts,
-          subjects: subjects.toRecord(this.#policy.config.masking),
-          fields: plan ? { ...plan.report, detectorHits: { ...hits } } : undefined,
-          latencyMs: Math.round((performance.now() - started) * 100) / 100,
-          detail: { ...facts.detail, rows, restrictedRowsDropped: restrictedDropped || undefined },
-        }, false).catch(() => undefined);
-        this.#release();
-      },
+      method: statement.kind.toUpperCase(),
+      path: maskDetected(statement.normalized, emptyHits()),
+      detail: { tables: statement.tables, fingerprint: statement.fingerprint } as Record<string, unknown>,
     };
   }
 
   /** Cancel the statement this session is running (a CancelRequest with this session's key). */
   cancelRunning(): void {
-    if (this.#busy) this.#upstream?.cancel();
+    if (this.#relay && !this.#relay.idle) this.#upstream?.cancel();
   }
 
   #record(type: 'decision' | 'completion', extra: Partial<AuditRecord>, durable = true): Promise<void> {

@@ -1,5 +1,9 @@
 import { connect as netConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import pg from 'pg';
+
+/** The largest server message accepted (a row of large text values); beyond it the server is cut off. */
+const MAX_SERVER_MESSAGE = 256 * 1024 * 1024;
 import type { DatabaseConfig } from '../config/types.js';
 import { isLoopbackHost } from '../config/loopback.js';
 
@@ -14,67 +18,6 @@ export interface UpstreamField {
   readonly format: 'text' | 'binary';
 }
 
-/** What one forwarded statement produces, message by message (see ForwardedQuery). */
-export interface StatementSink {
-  rowDescription(fields: readonly UpstreamField[]): void;
-  dataRow(values: readonly (string | null)[]): void;
-  commandComplete(tag: string): void;
-  emptyQuery(): void;
-  /** The server's error, as pg parses it (message, code, detail, hint, …). */
-  error(err: Error & Record<string, unknown>): void;
-  /** The statement is over; `status` is the transaction status (I, T or E). */
-  ready(status: 'I' | 'T' | 'E'): void;
-}
-
-type Connection = {
-  query(text: string): void;
-  once(event: 'readyForQuery', listener: (msg: { status?: string }) => void): void;
-};
-
-/**
- * A simple-protocol statement handed to pg's client as a custom submittable (the extension point
- * pg-cursor and pg-query-stream use): rows reach the sink one by one as they arrive, nothing is
- * buffered, and pg's own parser (pg-protocol) reads the server's messages.
- */
-class ForwardedQuery {
-  constructor(
-    private readonly text: string,
-    private readonly sink: StatementSink,
-  ) {}
-
-  submit(connection: Connection): void {
-    // The ReadyForQuery after this statement, success or error, ends it (pg forgets an errored
-    // query before its ReadyForQuery arrives, so the connection is asked directly).
-    connection.once('readyForQuery', (msg) => {
-      const status = msg?.status;
-      this.sink.ready(status === 'T' || status === 'E' ? status : 'I');
-    });
-    connection.query(this.text);
-  }
-  handleRowDescription(msg: { fields: UpstreamField[] }): void {
-    this.sink.rowDescription(msg.fields);
-  }
-  handleDataRow(msg: { fields: (string | null)[] }): void {
-    this.sink.dataRow(msg.fields);
-  }
-  handleCommandComplete(msg: { text: string }): void {
-    this.sink.commandComplete(msg.text);
-  }
-  handleEmptyQuery(): void {
-    this.sink.emptyQuery();
-  }
-  handleError(err: Error & Record<string, unknown>): void {
-    this.sink.error(err);
-  }
-  handleReadyForQuery(): void {}
-  handlePortalSuspended(): void {}
-  handleCopyInResponse(connection: { sendCopyFail(msg: string): void }): void {
-    // COPY is refused by the statement policy; should one start anyway, it is failed at once.
-    connection.sendCopyFail('COPY is not allowed through the gateway');
-  }
-  handleCopyData(): void {}
-}
-
 /** The catalogue lookup: table OID + attribute number → table and column name, and its type. */
 export type ColumnNames = ReadonlyMap<string, { table: string; column: string; typeId: number }>;
 
@@ -82,7 +25,11 @@ export interface Upstream {
   readonly client: pg.Client;
   /** The server's ParameterStatus values (server_version, encodings, …), passed on to the client. */
   readonly parameters: ReadonlyMap<string, string>;
-  forward(text: string, sink: StatementSink): void;
+  /**
+   * Take the authenticated connection over from pg: from now on every server message goes to
+   * `onMessage` (type and body), and `write` sends raw protocol bytes.
+   */
+  takeOver(onMessage: (type: string, body: Buffer) => void, onClose: () => void): { write(bytes: Buffer): void; pause(): void; resume(): void };
   /** OID.attnum → table (as the policy names it) and column, for the tables of the policy. */
   columnNames(tables: readonly string[]): Promise<ColumnNames>;
   /** Ask the server to cancel this session's running statement (a CancelRequest of our own). */
@@ -119,8 +66,28 @@ export async function connectUpstream(config: DatabaseConfig['upstream']): Promi
   return {
     client,
     parameters,
-    forward(text, sink) {
-      void client.query(new ForwardedQuery(text, sink) as unknown as pg.QueryConfig);
+    takeOver(onMessage, onClose) {
+      const stream = (client as unknown as { connection: { stream: Duplex } }).connection.stream;
+      // pg's own reader stops here; pg stays only for the credentials, TLS and the Terminate at close.
+      stream.removeAllListeners('data');
+      let buffer: Buffer = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => {
+        buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+        let at = 0;
+        while (buffer.length - at >= 5) {
+          const length = buffer.readInt32BE(at + 1);
+          if (length < 4 || length > MAX_SERVER_MESSAGE) {
+            stream.destroy();
+            return;
+          }
+          if (buffer.length - at < 1 + length) break;
+          onMessage(String.fromCharCode(buffer[at] as number), buffer.subarray(at + 5, at + 1 + length));
+          at += 1 + length;
+        }
+        buffer = buffer.subarray(at);
+      });
+      stream.once('close', onClose);
+      return { write: (bytes) => void stream.write(bytes), pause: () => stream.pause(), resume: () => stream.resume() };
     },
     async columnNames(tables) {
       const r = await client.query<{ oid: number; nspname: string; relname: string; attnum: number; attname: string; atttypid: number }>(

@@ -165,11 +165,19 @@ t.test('hostile sessions and statements are refused; nothing unapproved reaches 
   t.notOk(cast.error?.message.includes(p.idNumber), 'with the identifier masked');
   t.ok(cast.error?.message.includes(maskResidentId(p.idNumber)));
 
-  // The extended protocol is refused as a whole (node-postgres uses it for parameters).
+  // The extended protocol (node-postgres uses it for parameters): the same policy, a refusal in
+  // the middle of a batch arrives in order and the session goes on.
   const c = client(agent, 'customer_service');
   await c.connect();
-  const extended = await c.query('SELECT id FROM customers WHERE id = $1', [1]).catch((err: { code?: string }) => err.code);
-  t.equal(extended, '0A000', 'a parameterised query is refused, not passed through');
+  const param = await c.query('SELECT id, id_number FROM customers WHERE id = $1', [1]);
+  t.same(param.rows, [{ id: 1, id_number: maskResidentId((people[0] as (typeof people)[number]).idNumber) }], 'a parameterised query is masked like any other');
+  const named = { name: 'from-id', text: 'SELECT id, mobile FROM customers WHERE id >= $1 ORDER BY id' };
+  t.equal((await c.query({ ...named, values: [1] })).rows.length, people.length, 'a prepared statement');
+  t.equal((await c.query({ ...named, values: [100] })).rows.length, 0, 'executed again');
+  const refusedParam = await c.query("SELECT id FROM customers WHERE mobile LIKE $1", ['138%']).catch((err: { code?: string; message: string }) => err);
+  t.match(refusedParam, { code: '42501', message: /CUSTODIAN_STATEMENT_REFUSED/ }, 'a parameterised predicate on a masked column is refused');
+  const binary = await c.query({ text: 'SELECT id FROM customers WHERE id = $1', values: [2], binary: true } as pg.QueryConfig).catch((err: { code?: string; message: string }) => err);
+  t.match(binary, { code: '42501', message: /binary result formats/ }, 'binary results are refused, never passed through');
   t.same((await c.query('SELECT id FROM customers WHERE id = 2')).rows, [{ id: 2 }], 'and the session goes on');
   await c.end();
 
@@ -258,4 +266,33 @@ t.test('psql through the gateway: the purpose from options, masked rows, a refus
   t.equal(ok.stdout.trim(), `1|${maskResidentId(p.idNumber)}`);
   const refused = await exec('psql', [conn, '-c', "SELECT id FROM customers WHERE id_number LIKE '1101%'"], { env }).catch((err: { stderr: string }) => err.stderr);
   t.match(refused, /CUSTODIAN_STATEMENT_REFUSED/);
+});
+
+t.test('pgbench through the gateway, simple and prepared protocol', async (t) => {
+  if (!requireTool(t, 'pgbench')) return;
+  const { loans, agent } = await setup(t);
+  await exec('pgbench', ['-i', '-s', '1', '-q', '-n', loans.url]);
+  // pgbench's own tables, opened to customer service in a second gateway with the same upstream.
+  const bench = await startTestGateway(t, {
+    upstreams: { origin: { url: 'http://127.0.0.1:9', allowPlaintext: true } },
+    routes: [{ id: 'unused', method: 'GET', path: '/unused', upstream: 'origin', purposes: ['customer_service'] }],
+    purposes: testPurposes(),
+    classification: { fields: { id: { class: 'public' }, amount: { class: 'C1' }, filler: { class: 'C1' } } },
+    database: {
+      listen: { host: '127.0.0.1', port: 0 },
+      upstream: { url: loans.url, allowPlaintext: true },
+      purposes: ['customer_service'],
+      tables: {
+        pgbench_accounts: { columns: { aid: 'id', bid: 'id', abalance: 'amount', filler: 'filler' } },
+        pgbench_branches: { columns: { bid: 'id', bbalance: 'amount', filler: 'filler' } },
+      },
+    },
+  });
+  const env = { ...process.env, PGPASSWORD: agent, PGSSLMODE: 'require', PGOPTIONS: '-c custodian.purpose=customer_service', PGUSER: 'bench' };
+  for (const mode of ['simple', 'prepared']) {
+    const out = await exec('pgbench', ['-n', '-S', '-T', '2', '-c', '2', '-M', mode, '-h', '127.0.0.1', '-p', String(bench.databasePort), 'loans'], { env });
+    const processed = Number(/number of transactions actually processed: (\d+)/.exec(out.stdout)?.[1] ?? 0);
+    t.ok(processed > 0, `-M ${mode}: ${processed} transactions`);
+    t.match(out.stdout, /number of failed transactions: 0 /, `-M ${mode}: none failed`);
+  }
 });

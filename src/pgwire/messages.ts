@@ -1,0 +1,110 @@
+import { cString } from './frames.js';
+import type { UpstreamField } from './upstream.js';
+
+/**
+ * Decoding the few messages the gateway must look inside (the rest are relayed as bytes): the
+ * client's extended-protocol messages, and the server's row descriptions, rows and errors.
+ */
+
+export interface ParseMessage {
+  readonly name: string;
+  readonly query: string;
+}
+
+export function decodeParse(body: Buffer): ParseMessage {
+  const name = cString(body);
+  const query = cString(body, name.next);
+  return { name: name.value, query: query.value };
+}
+
+export interface BindMessage {
+  readonly portal: string;
+  readonly statement: string;
+  /** Result format codes as sent (empty: all text; one: for all columns; else per column). */
+  readonly resultFormats: readonly number[];
+  /** Offset of the result-format count in the body (for rewriting it to "all text"). */
+  readonly resultFormatsAt: number;
+}
+
+export function decodeBind(body: Buffer): BindMessage {
+  const portal = cString(body);
+  const statement = cString(body, portal.next);
+  let at = statement.next;
+  const paramFormats = body.readInt16BE(at);
+  at += 2 + 2 * paramFormats;
+  const params = body.readInt16BE(at);
+  at += 2;
+  for (let i = 0; i < params; i++) {
+    const len = body.readInt32BE(at);
+    at += 4 + Math.max(len, 0);
+  }
+  const resultFormatsAt = at;
+  const n = body.readInt16BE(at);
+  const resultFormats: number[] = [];
+  for (let i = 0; i < n; i++) resultFormats.push(body.readInt16BE(at + 2 + 2 * i));
+  return { portal: portal.value, statement: statement.value, resultFormats, resultFormatsAt };
+}
+
+/** The Bind body with its result formats replaced by "all text" (values are masked as text). */
+export function bindWithTextResults(body: Buffer, bind: BindMessage): Buffer {
+  return Buffer.concat([body.subarray(0, bind.resultFormatsAt), Buffer.from([0, 0])]);
+}
+
+/** Describe / Close: 'S' (statement) or 'P' (portal), and the name. */
+export function decodeTarget(body: Buffer): { kind: 'S' | 'P'; name: string } {
+  return { kind: body[0] === 0x53 ? 'S' : 'P', name: cString(body, 1).value };
+}
+
+export function decodeExecute(body: Buffer): { portal: string } {
+  return { portal: cString(body).value };
+}
+
+export function decodeRowDescription(body: Buffer): UpstreamField[] {
+  const n = body.readInt16BE(0);
+  const fields: UpstreamField[] = [];
+  let at = 2;
+  for (let i = 0; i < n; i++) {
+    const name = cString(body, at);
+    at = name.next;
+    fields.push({
+      name: name.value,
+      tableID: body.readInt32BE(at),
+      columnID: body.readInt16BE(at + 4),
+      dataTypeID: body.readInt32BE(at + 6),
+      dataTypeSize: body.readInt16BE(at + 10),
+      dataTypeModifier: body.readInt32BE(at + 12),
+      format: body.readInt16BE(at + 16) === 1 ? 'binary' : 'text',
+    });
+    at += 18;
+  }
+  return fields;
+}
+
+export function decodeDataRow(body: Buffer): (string | null)[] {
+  const n = body.readInt16BE(0);
+  const values: (string | null)[] = [];
+  let at = 2;
+  for (let i = 0; i < n; i++) {
+    const len = body.readInt32BE(at);
+    at += 4;
+    if (len < 0) values.push(null);
+    else {
+      values.push(body.toString('utf8', at, at + len));
+      at += len;
+    }
+  }
+  return values;
+}
+
+/** ErrorResponse / NoticeResponse fields by code letter. */
+export function decodeFields(body: Buffer): Map<string, string> {
+  const fields = new Map<string, string>();
+  let at = 0;
+  while (at < body.length && body[at] !== 0) {
+    const code = String.fromCharCode(body[at] as number);
+    const value = cString(body, at + 1);
+    fields.set(code, value.value);
+    at = value.next;
+  }
+  return fields;
+}

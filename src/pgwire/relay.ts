@@ -1,0 +1,433 @@
+import { randomBytes } from 'node:crypto';
+import type { DatabaseTableConfig } from '../config/types.js';
+import type { RestrictionCache } from '../governance/restrictions.js';
+import { type DetectorHits, emptyHits, maskDetected } from '../mask/detectors.js';
+import type { DatabasePurposeView } from '../policy/database.js';
+import { analyzeStatement, type StatementAnalysis, type StatementCatalogue } from '../policy/statement.js';
+import { SubjectSet } from '../audit/subjects.js';
+import { backend, cString } from './frames.js';
+import { bindWithTextResults, decodeBind, decodeDataRow, decodeExecute, decodeFields, decodeParse, decodeRowDescription, decodeTarget } from './messages.js';
+import { planRows, type RowPlan } from './result-masker.js';
+import type { ColumnNames, UpstreamField } from './upstream.js';
+
+type Allowed = Extract<StatementAnalysis, { ok: true }>;
+
+/** What one executed statement produced, for its completion record. */
+export interface StatementOutcome {
+  readonly statement: Allowed;
+  readonly rows: number;
+  readonly restrictedDropped: number;
+  readonly subjects: SubjectSet;
+  readonly report: RowPlan['report'] | undefined;
+  readonly hits: DetectorHits;
+  readonly refusal: string | undefined;
+  readonly failed: boolean;
+  readonly startedAt: number;
+}
+
+/** The session's side of the relay: the policy decisions and the records. */
+export interface RelayHost {
+  readonly view: DatabasePurposeView;
+  readonly catalogue: StatementCatalogue;
+  readonly tables: ReadonlyMap<string, DatabaseTableConfig>;
+  readonly columnNames: ColumnNames;
+  readonly restrictions: RestrictionCache;
+  readonly purpose: string;
+  readonly subjectsCap: number;
+  toClient(bytes: Buffer): boolean;
+  toUpstream(bytes: Buffer): void;
+  /** Durable decision record before a statement runs; rejects when it cannot be recorded. */
+  recordAllow(statement: Allowed): Promise<void>;
+  recordRefusal(reason: string): Promise<void>;
+  recordCompletion(outcome: StatementOutcome): void;
+  /** The client reads slower than the server answers: hold the upstream until it drains. */
+  backpressure(): void;
+  cancelUpstream(): void;
+}
+
+/** A result being released: its row plan and what it has done so far. */
+class Execution {
+  rows = 0;
+  restrictedDropped = 0;
+  failed = false;
+  refusal: string | undefined;
+  plan: RowPlan | undefined;
+  readonly hits = emptyHits();
+  readonly subjects: SubjectSet;
+  readonly startedAt = performance.now();
+  constructor(
+    readonly statement: Allowed,
+    cap: number,
+    /** The portal it runs (extended protocol), whose description gives the row plan. */
+    readonly portal?: string,
+  ) {
+    this.subjects = new SubjectSet(cap);
+  }
+}
+
+/** What the server will answer to each message forwarded, in order. */
+type Pending =
+  | { kind: 'query'; execution: Execution | undefined }
+  | { kind: 'parse' }
+  | { kind: 'bind' }
+  | { kind: 'describe'; target: 'S' | 'P'; name: string; swallow: boolean }
+  | { kind: 'execute'; execution: Execution }
+  | { kind: 'close' }
+  | { kind: 'sync' };
+
+function frame(type: string, body: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+const REFUSED_MARK = 'custodian_refused_';
+
+/**
+ * The message-level proxy between one client and its upstream connection, for the simple and
+ * the extended query protocol. Client messages are inspected and forwarded in order; the server's
+ * answers are matched to them through a queue of what each message will produce, so that row
+ * descriptions and rows are rewritten with the right plan, and refusals injected in the middle of
+ * an extended-protocol batch arrive in the right order: a refused Parse (or Bind) is forwarded as
+ * one the server itself rejects, whose error is then replaced by the gateway's refusal — and the
+ * server discards the rest of the batch up to Sync, exactly as for any error.
+ */
+export class Relay {
+  readonly #pending: Pending[] = [];
+  readonly #statements = new Map<string, { analysis: Allowed; fields?: readonly UpstreamField[] }>();
+  readonly #portals = new Map<string, { analysis: Allowed; fields?: readonly UpstreamField[] }>();
+  readonly #refusals = new Map<string, string>();
+  readonly #analyses = new Map<string, StatementAnalysis>();
+  /** After an error the server discards until Sync; so does the relay with the server's output. */
+  #discarding = false;
+  /** The server reported an error in an extended-protocol batch and skips to the next Sync. */
+  #skipping = false;
+  txStatus: 'I' | 'T' | 'E' = 'I';
+
+  constructor(private readonly host: RelayHost) {}
+
+  get idle(): boolean {
+    return this.#pending.length === 0;
+  }
+
+  /** Parse results cached by statement text (bounded). */
+  #analyze(text: string): StatementAnalysis {
+    const cached = this.#analyses.get(text);
+    if (cached) return cached;
+    const analysis = analyzeStatement(text, this.host.catalogue);
+    if (this.#analyses.size >= 512) this.#analyses.clear();
+    this.#analyses.set(text, analysis);
+    return analysis;
+  }
+
+  /** A refusal marker the server will quote back in its error, replaced by the gateway's text. */
+  #refusalMark(reason: string): string {
+    const mark = `${REFUSED_MARK}${randomBytes(6).toString('hex')}`;
+    this.#refusals.set(mark, reason);
+    return mark;
+  }
+
+  #refusalError(reason: string): Buffer {
+    return backend.error('ERROR', '42501', `CUSTODIAN_STATEMENT_REFUSED: ${reason}`);
+  }
+
+  /** One message from the client. Resolves once it has been forwarded (or answered). */
+  async fromClient(type: string, body: Buffer): Promise<void> {
+    const host = this.host;
+    switch (type) {
+      case 'Q': {
+        const text = cString(body).value;
+        const analysis = this.#analyze(text);
+        if (!analysis.ok || analysis.kind === 'empty') {
+          if (!analysis.ok) await host.recordRefusal(analysis.reason).catch(() => undefined);
+          // Nothing is pending (a simple query is not part of a batch): answer without the server.
+          host.toClient(analysis.ok ? backend.emptyQueryResponse() : this.#refusalError(`${analysis.detail}.`));
+          host.toClient(backend.readyForQuery(this.txStatus));
+          return;
+        }
+        if (!(await this.#recorded(analysis))) return;
+        this.#pending.push({ kind: 'query', execution: new Execution(analysis, host.subjectsCap) });
+        host.toUpstream(frame('Q', body));
+        return;
+      }
+      case 'P': {
+        const parse = decodeParse(body);
+        const analysis = this.#analyze(parse.query);
+        this.#pending.push({ kind: 'parse' });
+        if (!analysis.ok || analysis.kind === 'empty') {
+          this.#statements.delete(parse.name);
+          const reason = analysis.ok ? 'empty statement' : `${analysis.detail}.`;
+          if (!analysis.ok) await host.recordRefusal(analysis.reason).catch(() => undefined);
+          host.toUpstream(frame('P', Buffer.concat([Buffer.from(`${parse.name}\0${this.#refusalMark(reason)}\0`), Buffer.from([0, 0])])));
+          return;
+        }
+        this.#statements.set(parse.name, { analysis });
+        host.toUpstream(frame('P', body));
+        return;
+      }
+      case 'B': {
+        const bind = decodeBind(body);
+        this.#pending.push({ kind: 'bind' });
+        const statement = this.#statements.get(bind.statement);
+        if (bind.resultFormats.includes(1)) {
+          // Binary results cannot be masked as text is; refused rather than passed through.
+          this.#portals.delete(bind.portal);
+          const mark = this.#refusalMark('binary result formats are not released through the gateway; ask for text.');
+          host.toUpstream(frame('B', Buffer.from(`${bind.portal}\0${mark}\0\0\0\0\0\0\0`)));
+          return;
+        }
+        if (statement) this.#portals.set(bind.portal, { analysis: statement.analysis, fields: statement.fields });
+        else this.#portals.delete(bind.portal);
+        host.toUpstream(frame('B', bindWithTextResults(body, bind)));
+        return;
+      }
+      case 'D': {
+        const target = decodeTarget(body);
+        this.#pending.push({ kind: 'describe', target: target.kind, name: target.name, swallow: false });
+        host.toUpstream(frame('D', body));
+        return;
+      }
+      case 'E': {
+        const { portal } = decodeExecute(body);
+        const bound = this.#portals.get(portal);
+        if (!bound) {
+          // Unknown to the relay (never bound, or its statement was refused): the server answers.
+          this.#pending.push({ kind: 'execute', execution: new Execution({ ok: true, kind: 'select', tables: [], normalized: '', fingerprint: '' }, host.subjectsCap) });
+          host.toUpstream(frame('E', body));
+          return;
+        }
+        if (!bound.fields) {
+          // The rows need their description to be masked: ask for it, and keep the answer.
+          this.#pending.push({ kind: 'describe', target: 'P', name: portal, swallow: true });
+          host.toUpstream(frame('D', Buffer.from(`P${portal}\0`)));
+        }
+        if (!(await this.#recorded(bound.analysis, portal))) return;
+        this.#pending.push({ kind: 'execute', execution: new Execution(bound.analysis, host.subjectsCap, portal) });
+        host.toUpstream(frame('E', body));
+        return;
+      }
+      case 'C': {
+        const target = decodeTarget(body);
+        if (target.kind === 'S') this.#statements.delete(target.name);
+        else this.#portals.delete(target.name);
+        this.#pending.push({ kind: 'close' });
+        host.toUpstream(frame('C', body));
+        return;
+      }
+      case 'S':
+        this.#pending.push({ kind: 'sync' });
+        host.toUpstream(frame('S', body));
+        return;
+      case 'H':
+        host.toUpstream(frame('H', body));
+        return;
+      default:
+        throw new Error(`unexpected client message ${type}`);
+    }
+  }
+
+  /** Record before release; when the record cannot be made, the statement is not run. */
+  async #recorded(analysis: Allowed, portal?: string): Promise<boolean> {
+    try {
+      await this.host.recordAllow(analysis);
+      return true;
+    } catch {
+      const mark = this.#refusalMark('CUSTODIAN_AUDIT_UNAVAILABLE: the access record could not be made durable, so no data is released.');
+      if (portal === undefined) {
+        this.host.toClient(this.#refusalError('the access record could not be made durable, so no data is released.'));
+        this.host.toClient(backend.readyForQuery(this.txStatus));
+      } else {
+        this.#pending.push({ kind: 'execute', execution: new Execution(analysis, this.host.subjectsCap) });
+        this.host.toUpstream(frame('E', Buffer.from(`${mark}\0\0\0\0\0`)));
+      }
+      return false;
+    }
+  }
+
+  #plan(fields: readonly UpstreamField[]): ReturnType<typeof planRows> {
+    return planRows(fields, this.host.columnNames, this.host.view, this.host.tables);
+  }
+
+  /** The execution whose rows are arriving now, and its plan. */
+  #current(): Execution | undefined {
+    const head = this.#pending[0];
+    if (head?.kind === 'query') return head.execution;
+    if (head?.kind === 'execute') return head.execution;
+    return undefined;
+  }
+
+  #complete(execution: Execution | undefined): void {
+    if (!execution || execution.statement.normalized === '') return;
+    this.host.recordCompletion({
+      statement: execution.statement,
+      rows: execution.rows,
+      restrictedDropped: execution.restrictedDropped,
+      subjects: execution.subjects,
+      report: execution.plan?.report,
+      hits: execution.hits,
+      refusal: execution.refusal,
+      failed: execution.failed,
+      startedAt: execution.startedAt,
+    });
+  }
+
+  /** One message from the server. */
+  fromUpstream(type: string, body: Buffer): void {
+    const host = this.host;
+    const head = this.#pending[0];
+    if (this.#discarding && type !== 'Z' && type !== 'N' && type !== 'S' && type !== 'A') return;
+    switch (type) {
+      case '1':
+      case '2':
+      case '3':
+        this.#pending.shift();
+        host.toClient(frame(type, body));
+        return;
+      case 't':
+        if (head?.kind === 'describe' && !head.swallow) host.toClient(frame(type, body));
+        return;
+      case 'n':
+        this.#pending.shift();
+        if (head?.kind === 'describe' && !head.swallow) host.toClient(frame(type, body));
+        return;
+      case 'T': {
+        const fields = decodeRowDescription(body);
+        const planned = this.#plan(fields);
+        if (head?.kind === 'describe') {
+          this.#pending.shift();
+          const entry = head.target === 'S' ? this.#statements.get(head.name) : this.#portals.get(head.name);
+          if (entry) entry.fields = fields;
+          if (head.swallow) return;
+          if (!planned.ok) {
+            // The statement cannot be released: refused here, and the rest of the batch discarded.
+            host.toClient(this.#refusalError(`${planned.reason}.`));
+            // The server goes on with the batch; its answers are dropped up to the Sync's.
+            this.#discarding = true;
+            this.#skipping = true;
+            return;
+          }
+          host.toClient(backend.rowDescription(planned.plan.fields));
+          return;
+        }
+        const execution = this.#current();
+        if (!execution) return;
+        if (!planned.ok) {
+          execution.refusal = planned.reason;
+          host.cancelUpstream();
+          return;
+        }
+        execution.plan = planned.plan;
+        host.toClient(backend.rowDescription(planned.plan.fields));
+        return;
+      }
+      case 'D': {
+        const execution = this.#current();
+        if (!execution || execution.refusal) return;
+        if (!execution.plan) {
+          const fields = execution.portal === undefined ? undefined : this.#portals.get(execution.portal)?.fields;
+          const planned = fields ? this.#plan(fields) : undefined;
+          if (!planned?.ok) {
+            execution.refusal = planned && !planned.ok ? planned.reason : 'the result could not be described';
+            host.cancelUpstream();
+            return;
+          }
+          execution.plan = planned.plan;
+        }
+        const plan = execution.plan;
+        const values = decodeDataRow(body);
+        if (plan.subjectIndex !== undefined) {
+          const id = values[plan.subjectIndex];
+          if (id !== null && id !== undefined) {
+            if (host.restrictions.restricts(id, host.purpose)) {
+              execution.restrictedDropped++;
+              return;
+            }
+            execution.subjects.add(id);
+          }
+        }
+        const out = values.map((v, i) => (v === null ? null : (plan.steps[i] as (value: string, h: DetectorHits) => string | null)(v, execution.hits)));
+        execution.rows++;
+        if (!host.toClient(backend.dataRow(out))) host.backpressure();
+        return;
+      }
+      case 'C': {
+        const execution = this.#current();
+        const tag = cString(body).value;
+        if (head?.kind === 'execute') this.#pending.shift();
+        if (execution?.refusal) {
+          host.toClient(this.#refusalError(`${execution.refusal}.`));
+        } else host.toClient(backend.commandComplete(/^SELECT \d+$/.test(tag) && execution ? `SELECT ${execution.rows}` : tag));
+        if (head?.kind === 'execute') this.#complete(execution);
+        return;
+      }
+      case 's':
+      case 'I':
+        if (head?.kind === 'execute') {
+          this.#pending.shift();
+          this.#complete(head.execution);
+        }
+        host.toClient(frame(type, body));
+        return;
+      case 'E': {
+        const fields = decodeFields(body);
+        const text = [...fields.values()].join(' ');
+        const mark = [...this.#refusals.keys()].find((m) => text.includes(m));
+        const execution = this.#current();
+        if (execution) execution.failed = true;
+        if (mark) {
+          host.toClient(this.#refusalError(this.#refusals.get(mark) as string));
+          this.#refusals.delete(mark);
+        } else if (!execution?.refusal) {
+          // Server errors can quote values (a failed cast echoes its input): through the detectors.
+          const hits = execution?.hits ?? emptyHits();
+          const safe = new Map<string, string>();
+          for (const [code, value] of fields) safe.set(code, 'SVCRPp'.includes(code) ? value : maskDetected(value, hits));
+          host.toClient(backend.fields('E', safe));
+        }
+        // Extended protocol: the server skips everything up to the next Sync (which the client
+        // may not even have sent yet); the answers expected until then are dropped at its
+        // ReadyForQuery.
+        if (head?.kind !== 'query') this.#skipping = true;
+        return;
+      }
+      case 'Z': {
+        const status = String.fromCharCode(body[0] as number);
+        this.txStatus = status === 'T' || status === 'E' ? status : 'I';
+        this.#discarding = false;
+        if (this.#skipping) {
+          this.#skipping = false;
+          while (this.#pending.length > 0 && this.#pending[0]?.kind !== 'sync' && this.#pending[0]?.kind !== 'query') {
+            const skipped = this.#pending.shift();
+            if (skipped?.kind === 'execute') {
+              skipped.execution.failed = true;
+              this.#complete(skipped.execution);
+            }
+          }
+          this.fromUpstream(type, body);
+          return;
+        }
+        if (head?.kind === 'query') {
+          if (head.execution?.refusal) host.toClient(this.#refusalError(`${head.execution.refusal}.`));
+          this.#complete(head.execution);
+        }
+        if (head?.kind === 'query' || head?.kind === 'sync') this.#pending.shift();
+        host.toClient(frame(type, body));
+        return;
+      }
+      case 'N': {
+        const safe = new Map<string, string>();
+        for (const [code, value] of decodeFields(body)) safe.set(code, 'SVCRPp'.includes(code) ? value : maskDetected(value, emptyHits()));
+        host.toClient(backend.fields('N', safe));
+        return;
+      }
+      case 'S':
+      case 'A':
+        host.toClient(frame(type, body));
+        return;
+      default:
+        // COPY and anything else the statement policy does not allow should never start.
+        throw new Error(`unexpected server message ${type}`);
+    }
+  }
+}
