@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DatabaseTableConfig } from '../config/types.js';
 import type { RestrictionCache } from '../governance/restrictions.js';
+import type { BulkBudget } from '../governance/bulk-guard.js';
 import { type DetectorHits, emptyHits, maskDetected } from '../mask/detectors.js';
 import type { DatabasePurposeView } from '../policy/database.js';
 import { analyzeStatement, type StatementAnalysis, type StatementCatalogue } from '../policy/statement.js';
@@ -17,6 +18,7 @@ export interface StatementOutcome {
   readonly statement: Allowed;
   readonly rows: number;
   readonly restrictedDropped: number;
+  readonly bulkWithheld: number;
   readonly subjects: SubjectSet;
   readonly report: RowPlan['report'] | undefined;
   readonly hits: DetectorHits;
@@ -36,8 +38,14 @@ export interface RelayHost {
   readonly subjectsCap: number;
   toClient(bytes: Buffer): boolean;
   toUpstream(bytes: Buffer): void;
-  /** Durable decision record before a statement runs; rejects when it cannot be recorded. */
-  recordAllow(statement: Allowed): Promise<void>;
+  /**
+   * Durable decision record before a statement runs; rejects when it cannot be recorded. Resolves
+   * with the caller's bulk budget when the purpose has a bulk limit (new customers this statement
+   * may still return), or a refusal reason when the caller is already at the limit.
+   */
+  recordAllow(statement: Allowed): Promise<BulkBudget | undefined | { refused: string }>;
+  /** Count the customers a statement released toward the caller's bulk window (resolves when stored). */
+  bulkTouch(ids: readonly string[]): Promise<void>;
   recordRefusal(reason: string): Promise<void>;
   recordCompletion(outcome: StatementOutcome): void;
   /** The client reads slower than the server answers: hold the upstream until it drains. */
@@ -49,6 +57,10 @@ export interface RelayHost {
 class Execution {
   rows = 0;
   restrictedDropped = 0;
+  bulkWithheld = 0;
+  budget: BulkBudget | undefined;
+  /** Every customer released, uncapped, for the bulk count. */
+  readonly released = new Set<string>();
   failed = false;
   refusal: string | undefined;
   plan: RowPlan | undefined;
@@ -101,6 +113,9 @@ export class Relay {
   readonly #analyses = new Map<string, StatementAnalysis>();
   /** After an error the server discards until Sync; so does the relay with the server's output. */
   #discarding = false;
+  /** Server messages held back while a statement's customers are being counted. */
+  #held: Promise<void> | undefined;
+  readonly #heldMessages: [string, Buffer][] = [];
   /** The server reported an error in an extended-protocol batch and skips to the next Sync. */
   #skipping = false;
   txStatus: 'I' | 'T' | 'E' = 'I';
@@ -146,8 +161,9 @@ export class Relay {
           host.toClient(backend.readyForQuery(this.txStatus));
           return;
         }
-        if (!(await this.#recorded(analysis))) return;
-        this.#pending.push({ kind: 'query', execution: new Execution(analysis, host.subjectsCap) });
+        const execution = new Execution(analysis, host.subjectsCap);
+        if (!(await this.#recorded(execution))) return;
+        this.#pending.push({ kind: 'query', execution });
         host.toUpstream(frame('Q', body));
         return;
       }
@@ -202,8 +218,9 @@ export class Relay {
           this.#pending.push({ kind: 'describe', target: 'P', name: portal, swallow: true });
           host.toUpstream(frame('D', Buffer.from(`P${portal}\0`)));
         }
-        if (!(await this.#recorded(bound.analysis, portal))) return;
-        this.#pending.push({ kind: 'execute', execution: new Execution(bound.analysis, host.subjectsCap, portal) });
+        const execution = new Execution(bound.analysis, host.subjectsCap, portal);
+        if (!(await this.#recorded(execution, portal))) return;
+        this.#pending.push({ kind: 'execute', execution });
         host.toUpstream(frame('E', body));
         return;
       }
@@ -227,22 +244,27 @@ export class Relay {
     }
   }
 
-  /** Record before release; when the record cannot be made, the statement is not run. */
-  async #recorded(analysis: Allowed, portal?: string): Promise<boolean> {
+  /** Record before release; when the record cannot be made (or the bulk limit is reached), the statement is not run. */
+  async #recorded(execution: Execution, portal?: string): Promise<boolean> {
+    let refusal: string;
     try {
-      await this.host.recordAllow(analysis);
-      return true;
-    } catch {
-      const mark = this.#refusalMark('CUSTODIAN_AUDIT_UNAVAILABLE: the access record could not be made durable, so no data is released.');
-      if (portal === undefined) {
-        this.host.toClient(this.#refusalError('the access record could not be made durable, so no data is released.'));
-        this.host.toClient(backend.readyForQuery(this.txStatus));
-      } else {
-        this.#pending.push({ kind: 'execute', execution: new Execution(analysis, this.host.subjectsCap) });
-        this.host.toUpstream(frame('E', Buffer.from(`${mark}\0\0\0\0\0`)));
+      const result = await this.host.recordAllow(execution.statement);
+      if (!(result && 'refused' in result)) {
+        execution.budget = result;
+        return true;
       }
-      return false;
+      refusal = result.refused;
+    } catch {
+      refusal = 'CUSTODIAN_AUDIT_UNAVAILABLE: the access record could not be made durable, so no data is released.';
     }
+    if (portal === undefined) {
+      this.host.toClient(this.#refusalError(refusal));
+      this.host.toClient(backend.readyForQuery(this.txStatus));
+    } else {
+      this.#pending.push({ kind: 'execute', execution: new Execution(execution.statement, this.host.subjectsCap) });
+      this.host.toUpstream(frame('E', Buffer.from(`${this.#refusalMark(refusal)}\0\0\0\0\0`)));
+    }
+    return false;
   }
 
   #plan(fields: readonly UpstreamField[]): ReturnType<typeof planRows> {
@@ -259,10 +281,22 @@ export class Relay {
 
   #complete(execution: Execution | undefined): void {
     if (!execution || execution.statement.normalized === '') return;
+    if (execution.released.size > 0) {
+      // The count is stored before the client hears the statement is over, so its next statement
+      // (on any replica) sees it: the server's answers wait meanwhile.
+      const ids = [...execution.released];
+      execution.released.clear();
+      this.#held = this.host.bulkTouch(ids).then(() => {
+        const held = this.#heldMessages.splice(0);
+        this.#held = undefined;
+        for (const [type, body] of held) this.fromUpstream(type, body);
+      });
+    }
     this.host.recordCompletion({
       statement: execution.statement,
       rows: execution.rows,
       restrictedDropped: execution.restrictedDropped,
+      bulkWithheld: execution.bulkWithheld,
       subjects: execution.subjects,
       report: execution.plan?.report,
       hits: execution.hits,
@@ -274,6 +308,10 @@ export class Relay {
 
   /** One message from the server. */
   fromUpstream(type: string, body: Buffer): void {
+    if (this.#held) {
+      this.#heldMessages.push([type, Buffer.from(body)]);
+      return;
+    }
     const host = this.host;
     const head = this.#pending[0];
     if (this.#discarding && type !== 'Z' && type !== 'N' && type !== 'S' && type !== 'A') return;
@@ -343,7 +381,12 @@ export class Relay {
               execution.restrictedDropped++;
               return;
             }
+            if (execution.budget && !execution.budget.admits(id)) {
+              execution.bulkWithheld++;
+              return;
+            }
             execution.subjects.add(id);
+            if (execution.budget) execution.released.add(id);
           }
         }
         const out = values.map((v, i) => (v === null ? null : (plan.steps[i] as (value: string, h: DetectorHits) => string | null)(v, execution.hits)));

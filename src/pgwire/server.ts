@@ -6,6 +6,7 @@ import type { RestrictionCache } from '../governance/restrictions.js';
 import type { ServerCertificate } from '../http/tls.js';
 import type { Logger } from '../logging.js';
 import type { PolicyHolder } from '../policy/compile.js';
+import type { Db } from '../store/db.js';
 import { loadStatementParser } from '../policy/statement.js';
 import { Session } from './session.js';
 
@@ -24,6 +25,7 @@ export async function startDatabaseListener(deps: {
   readonly policy: PolicyHolder;
   readonly audit: AuditService;
   readonly restrictions: RestrictionCache;
+  readonly db: Db;
   readonly tls: TlsConfig;
   readonly certificate: ServerCertificate;
   readonly logger: Logger;
@@ -45,6 +47,7 @@ export async function startDatabaseListener(deps: {
       policy: deps.policy,
       audit: deps.audit,
       restrictions: deps.restrictions,
+      db: deps.db,
       secureContext,
       requestClientCertificate: deps.tls.clientCertificate !== 'none',
       logger: deps.logger,

@@ -7,6 +7,9 @@ import { presentedCertificate } from '../auth/certificate.js';
 import type { Principal } from '../auth/principal.js';
 import { type ErrorCode, messageOf } from '../errors.js';
 import type { RestrictionCache } from '../governance/restrictions.js';
+import { loadBulkBudget, touchCustomers, windowCount } from '../governance/bulk-guard.js';
+import { callerKey } from '../pipeline/decide.js';
+import type { Db } from '../store/db.js';
 import type { Logger } from '../logging.js';
 import { emptyHits, maskDetected } from '../mask/detectors.js';
 import type { Policy, PolicyHolder } from '../policy/compile.js';
@@ -19,6 +22,8 @@ import { type ColumnNames, connectUpstream, type Upstream } from './upstream.js'
 
 export interface SessionDeps {
   readonly policy: PolicyHolder;
+  /** The store the bulk guard counts in (shared by every replica, as for HTTP). */
+  readonly db: Db;
   readonly audit: AuditService;
   readonly restrictions: RestrictionCache;
   readonly secureContext: SecureContext;
@@ -302,9 +307,31 @@ export class Session {
       subjectsCap: this.#policy.config.audit.subjectsCap,
       toClient: (bytes) => this.#send(bytes),
       toUpstream: (bytes) => channel?.write(bytes),
-      recordAllow: (statement) => {
-        if (!this.deps.audit.canRecord()) return Promise.reject(new Error('audit unavailable'));
-        return this.#record('decision', { decision: 'allow', reason: 'OK', ...this.#statementFacts(statement) });
+      recordAllow: async (statement) => {
+        if (!this.deps.audit.canRecord()) throw new Error('audit unavailable');
+        const limit = this.#purposeLimit();
+        const caller = this.#principal ? callerKey(this.#principal) : '';
+        const readsCustomers = statement.tables.some((t) => database?.tables.get(t)?.subject !== undefined);
+        if (limit && readsCustomers) {
+          // The bulk guard, as for a list response: at the limit nothing more; below it, new
+          // customers are released only while the caller's budget lasts.
+          const { count } = await windowCount(this.deps.db, caller, this.#purpose as string, limit.windowSeconds, []);
+          if (count >= limit.refuseAt) {
+            await this.#record('decision', { decision: 'deny', reason: 'CUSTODIAN_BULK_LIMIT', ...this.#statementFacts(statement) });
+            return { refused: `CUSTODIAN_BULK_LIMIT: ${messageOf('CUSTODIAN_BULK_LIMIT')}` };
+          }
+        }
+        await this.#record('decision', { decision: 'allow', reason: 'OK', ...this.#statementFacts(statement) });
+        return limit && readsCustomers ? loadBulkBudget(this.deps.db, caller, this.#purpose as string, limit.windowSeconds, limit.refuseAt) : undefined;
+      },
+      bulkTouch: async (ids) => {
+        const limit = this.#purposeLimit();
+        if (!limit || !this.#principal) return;
+        await touchCustomers(this.deps.db, callerKey(this.#principal), this.#purpose as string, ids, limit.windowSeconds).catch((err: unknown) => {
+          // Counted or not, the rows are out; a session whose count cannot be stored ends here.
+          this.deps.logger.error({ err }, 'bulk count of a database statement failed');
+          this.#fatal('53000', 'the bulk count could not be stored');
+        });
       },
       recordRefusal: (reason) => this.#record('decision', { decision: 'deny', reason: 'CUSTODIAN_STATEMENT_REFUSED', method: 'SQL', detail: { refusal: reason } }),
       recordCompletion: (o) => {
@@ -318,7 +345,7 @@ export class Session {
             subjects: o.subjects.toRecord(this.#policy.config.masking),
             fields: o.report ? { ...o.report, detectorHits: { ...o.hits } } : undefined,
             latencyMs: Math.round((performance.now() - o.startedAt) * 100) / 100,
-            detail: { ...facts.detail, rows: o.rows, restrictedRowsDropped: o.restrictedDropped || undefined },
+            detail: { ...facts.detail, rows: o.rows, restrictedRowsDropped: o.restrictedDropped || undefined, bulkRowsWithheld: o.bulkWithheld || undefined },
           },
           false,
         ).catch(() => undefined);
@@ -341,6 +368,11 @@ export class Session {
       () => this.#fatal('08006', 'the loan database closed the connection'),
     );
     return relay;
+  }
+
+  /** The bulk limit of this session's purpose, if it has one. */
+  #purposeLimit() {
+    return this.#purpose ? this.#policy.purposes.get(this.#purpose)?.config.bulkLimit : undefined;
   }
 
   /** What a statement's records say about it: its kind, literal-free text, tables, fingerprint. */

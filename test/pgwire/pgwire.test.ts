@@ -27,13 +27,13 @@ const people = Array.from({ length: 6 }, (_, i) => {
   return { id: i + 1, name: c.name, idNumber: c.idNumber, mobile: c.mobile, city: 'Hangzhou', remarks: `客户来电，手机${c.mobile}` };
 });
 
-async function setup(t: Parameters<typeof startTestGateway>[0]) {
+async function setup(t: Parameters<typeof startTestGateway>[0], purposes = testPurposes()) {
   const loans = await createLoanDatabase(t, people);
   t.teardown(() => loans.db.end());
   const gw = await startTestGateway(t, {
     upstreams: { origin: { url: 'http://127.0.0.1:9', allowPlaintext: true } },
     routes: [{ id: 'unused', method: 'GET', path: '/unused', upstream: 'origin', purposes: ['customer_service'] }],
-    purposes: testPurposes(),
+    purposes,
     classification: {
       fields: {
         id: { class: 'public' },
@@ -252,6 +252,20 @@ t.test('restricted customers are left out; a cancel with another session’s key
   }
   const after = await run(agent, 'customer_service', 'SELECT count(*) AS n FROM customers');
   t.same(after.rows, [{ n: '6' }], 'the gateway still serves');
+});
+
+t.test('the bulk guard counts the customers a statement returns, before they are released', async (t) => {
+  const purposes = testPurposes().map((p) => (p.id === 'customer_service' ? { ...p, bulkLimit: { windowSeconds: 3600, refuseAt: 4 } } : p));
+  const { gw, run, agent } = await setup(t, purposes);
+  const first = await run(agent, 'customer_service', 'SELECT id, mobile FROM customers ORDER BY id');
+  // (Another test's objection may leave a customer out: the budget counts released customers.)
+  t.equal(first.rows?.length, 4, 'four customers of six: the budget');
+  const again = await run(agent, 'customer_service', 'SELECT id FROM customers WHERE id = 1');
+  t.match(again.error?.message, /CUSTODIAN_BULK_LIMIT/, 'at the limit, the next statement over customers is refused');
+  const loansOnly = await run(agent, 'customer_service', "SELECT count(*) AS n FROM loans WHERE status = 'active'");
+  t.match(loansOnly.error?.message, /CUSTODIAN_BULK_LIMIT/, 'loans name customers too');
+  const stored = await gw.db.query<{ n: string }>("SELECT count(*) AS n FROM bulk_access WHERE caller = 'staff::agent.wang' AND purpose = 'customer_service'");
+  t.equal(Number(stored.rows[0]?.n), 4, 'the count is what was released');
 });
 
 t.test('psql through the gateway: the purpose from options, masked rows, a refused predicate', async (t) => {
