@@ -10,9 +10,10 @@ import { benchAudit } from './audit.js';
 import { benchAuth } from './auth.js';
 import { benchMasking } from './masking.js';
 import { benchProxy } from './proxy.js';
+import { benchPgwire } from './pgwire.js';
 import { type BenchSection, writeResults } from './results.js';
 
-const parts: Record<string, () => Promise<BenchSection>> = { auth: benchAuth, masking: benchMasking, audit: benchAudit, proxy: benchProxy };
+const parts: Record<string, () => Promise<BenchSection>> = { auth: benchAuth, masking: benchMasking, audit: benchAudit, proxy: benchProxy, pgwire: benchPgwire };
 
 // BENCH_ONLY=proxy (or auth, masking, audit) runs one part, for quick iterations; the
 // committed RESULTS.md always comes from a full run.

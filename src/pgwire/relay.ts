@@ -147,25 +147,30 @@ export class Relay {
     return backend.error('ERROR', '42501', `CUSTODIAN_STATEMENT_REFUSED: ${reason}`);
   }
 
-  /** One message from the client. Resolves once it has been forwarded (or answered). */
-  async fromClient(type: string, body: Buffer): Promise<void> {
+  /**
+   * One message from the client: forwarded (or answered) at once, or — when a decision record
+   * must be durable first (a query, an Execute) — once the returned promise resolves. Refusal
+   * records are written in the background: a refusal releases nothing.
+   */
+  fromClient(type: string, body: Buffer): Promise<void> | undefined {
     const host = this.host;
     switch (type) {
       case 'Q': {
         const text = cString(body).value;
         const analysis = this.#analyze(text);
         if (!analysis.ok || analysis.kind === 'empty') {
-          if (!analysis.ok) await host.recordRefusal(analysis.reason).catch(() => undefined);
+          if (!analysis.ok) host.recordRefusal(analysis.reason).catch(() => undefined);
           // Nothing is pending (a simple query is not part of a batch): answer without the server.
           host.toClient(analysis.ok ? backend.emptyQueryResponse() : this.#refusalError(`${analysis.detail}.`));
           host.toClient(backend.readyForQuery(this.txStatus));
           return;
         }
         const execution = new Execution(analysis, host.subjectsCap);
-        if (!(await this.#recorded(execution))) return;
-        this.#pending.push({ kind: 'query', execution });
-        host.toUpstream(frame('Q', body));
-        return;
+        return this.#recorded(execution).then((ok) => {
+          if (!ok) return;
+          this.#pending.push({ kind: 'query', execution });
+          host.toUpstream(frame('Q', body));
+        });
       }
       case 'P': {
         const parse = decodeParse(body);
@@ -174,7 +179,7 @@ export class Relay {
         if (!analysis.ok || analysis.kind === 'empty') {
           this.#statements.delete(parse.name);
           const reason = analysis.ok ? 'empty statement' : `${analysis.detail}.`;
-          if (!analysis.ok) await host.recordRefusal(analysis.reason).catch(() => undefined);
+          if (!analysis.ok) host.recordRefusal(analysis.reason).catch(() => undefined);
           host.toUpstream(frame('P', Buffer.concat([Buffer.from(`${parse.name}\0${this.#refusalMark(reason)}\0`), Buffer.from([0, 0])])));
           return;
         }
@@ -219,10 +224,11 @@ export class Relay {
           host.toUpstream(frame('D', Buffer.from(`P${portal}\0`)));
         }
         const execution = new Execution(bound.analysis, host.subjectsCap, portal);
-        if (!(await this.#recorded(execution, portal))) return;
-        this.#pending.push({ kind: 'execute', execution });
-        host.toUpstream(frame('E', body));
-        return;
+        return this.#recorded(execution, portal).then((ok) => {
+          if (!ok) return;
+          this.#pending.push({ kind: 'execute', execution });
+          host.toUpstream(frame('E', body));
+        });
       }
       case 'C': {
         const target = decodeTarget(body);

@@ -34,6 +34,9 @@ export interface SessionDeps {
   readonly maxSessions: number;
 }
 
+/** Client messages the relay forwards (the rest are handled by the session). */
+const RELAYED = new Set(['Q', 'P', 'B', 'D', 'E', 'C', 'S', 'H']);
+
 /** SQLSTATE for a refusal: authentication failures as such, everything else as a privilege error. */
 function sqlState(code: ErrorCode): string {
   if (code.startsWith('CUSTODIAN_AUTH_') || code === 'CUSTODIAN_CLIENT_CERT_REQUIRED') return '28P01';
@@ -103,10 +106,26 @@ export class Session {
     this.#drain();
   }
 
-  /** Handle queued messages one at a time; a statement in flight holds the rest back. */
+  /** Handle queued messages in order; one waiting for its decision record holds the rest back. */
   #drain(): void {
     while (!this.#busy && this.#queue.length > 0 && this.#phase !== 'closed') {
       const message = this.#queue.shift() as FrontendMessage;
+      if (this.#phase === 'ready' && message.kind === 'typed' && this.#relay && RELAYED.has(message.type)) {
+        // The common path, synchronous: an extended-protocol batch is forwarded in one go.
+        if (message.type === 'Q' || message.type === 'E') this.#statements++;
+        const waiting = this.#relay.fromClient(message.type, message.body);
+        if (waiting) {
+          this.#busy = true;
+          waiting.then(
+            () => this.#release(),
+            (err: unknown) => {
+              this.deps.logger.error({ err }, 'database session failed');
+              this.#fatal('XX000', 'the gateway failed to process the message');
+            },
+          );
+        }
+        continue;
+      }
       this.#busy = true;
       this.#handle(message).then(
         (async) => {
@@ -128,6 +147,12 @@ export class Session {
 
   #send(bytes: Buffer): boolean {
     if (this.#phase === 'closed' || this.#socket.destroyed) return false;
+    // Messages written in one turn of the event loop leave as one TLS record.
+    if (!this.#socket.writableCorked) {
+      this.#socket.cork();
+      const socket = this.#socket;
+      process.nextTick(() => socket.uncork());
+    }
     return this.#socket.write(bytes);
   }
 
@@ -269,17 +294,6 @@ export class Session {
       case 'X':
         this.#socket.end();
         this.close();
-        return false;
-      case 'Q':
-      case 'P':
-      case 'B':
-      case 'D':
-      case 'E':
-      case 'C':
-      case 'S':
-      case 'H':
-        if (message.type === 'Q' || message.type === 'E') this.#statements++;
-        await relay.fromClient(message.type, message.body);
         return false;
       case 'F':
         // The fast-path function call runs a function by OID, around every statement check.

@@ -87,7 +87,15 @@ export async function connectUpstream(config: DatabaseConfig['upstream']): Promi
         buffer = buffer.subarray(at);
       });
       stream.once('close', onClose);
-      return { write: (bytes) => void stream.write(bytes), pause: () => stream.pause(), resume: () => stream.resume() };
+      const write = (bytes: Buffer) => {
+        // A batch forwarded in one turn of the event loop leaves in one segment.
+        if (!stream.writableCorked) {
+          stream.cork();
+          process.nextTick(() => stream.uncork());
+        }
+        stream.write(bytes);
+      };
+      return { write, pause: () => stream.pause(), resume: () => stream.resume() };
     },
     async columnNames(tables) {
       const r = await client.query<{ oid: number; nspname: string; relname: string; attnum: number; attname: string; atttypid: number }>(
