@@ -4,7 +4,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import { generate } from 'selfsigned';
 import { parse, stringify } from 'yaml';
 import { loadConfig } from '../src/config/load.js';
@@ -12,6 +11,7 @@ import { silentLogger } from '../src/logging.js';
 import { startGateway } from '../src/server.js';
 import type { BenchRow, BenchSection } from './results.js';
 import { scratchDatabase } from './scratch-database.js';
+import { benchToken } from './token.js';
 
 const DURATION_SEC = Number(process.env.BENCH_DURATION ?? 5);
 const CLIENTS = 4;
@@ -72,14 +72,7 @@ export async function benchPgwire(): Promise<BenchSection> {
     );
     const gateway = await startGateway(loadConfig(join(dir, 'custodian.yaml')), { logger: silentLogger(), varDir: join(dir, 'var') });
     try {
-      const now = Math.floor(Date.now() / 1000);
-      const token = await new SignJWT({ sub: 'bench-analyst', roles: ['cs_agent'], kind: 'staff', attestations: { training: now + 86400 } })
-        .setProtectedHeader({ alg: 'ES256' })
-        .setIssuer('https://idp.bench')
-        .setAudience('custodian')
-        .setIssuedAt(now)
-        .setExpirationTime(now + 3600)
-        .sign(privateKey);
+      const token = await benchToken(privateKey, 'bench-analyst');
       const url = new URL(scratch.url);
       const direct = { ...process.env, PGHOST: '127.0.0.1', PGPORT: url.port, PGUSER: 'postgres', PGDATABASE: url.pathname.slice(1) };
       const through = {

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
-import { SignJWT } from 'jose';
 import { generate } from 'selfsigned';
 import { parse, stringify } from 'yaml';
 import type { BenchRow, BenchSection } from './results.js';
 import { scratchDatabase } from './scratch-database.js';
+import { benchToken } from './token.js';
 
 interface Target {
   readonly name: string;
@@ -178,14 +178,7 @@ async function benchPolicy(dir: string, upstreamPort: number, cert: string, key:
   writeFileSync(join(dir, 'custodian.yaml'), stringify(config));
   // The same pipeline with async audit: the difference is what record-before-release costs.
   writeFileSync(join(dir, 'custodian-async.yaml'), stringify({ ...config, audit: { ...config.audit, durability: 'async' } }));
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: 'bench-agent', roles: ['cs_agent'], kind: 'staff', attestations: { training: now + 86400 } })
-    .setProtectedHeader({ alg: 'ES256' })
-    .setIssuer('https://idp.bench')
-    .setAudience('custodian')
-    .setIssuedAt(now)
-    .setExpirationTime(now + 3600)
-    .sign(privateKey);
+  return benchToken(privateKey, 'bench-agent');
 }
 
 /**

@@ -1,11 +1,8 @@
-import { type ChildProcess, fork } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import t from 'tap';
 import { stringify } from 'yaml';
-import { listSegments } from '../../src/audit/segments.js';
-import type { ChainedRecord } from '../../src/audit/record.js';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/logging.js';
 import { startGateway } from '../../src/server.js';
@@ -15,6 +12,7 @@ import { basicRoutes, CHECKPOINT_KEY_PEM, staffHeaders, staticIssuer, tempDir, t
 import { startOrigin } from '../helpers/origin.js';
 import { pgliteTemplate } from '../helpers/store.js';
 import { startThrowawayPostgres } from '../helpers/throwaway-postgres.js';
+import { journalRecords, startChildGateway, waitShipped } from '../helpers/child-gateway.js';
 import { testPurposes } from '../helpers/tokens.js';
 
 async function writeConfig(dir: string, extra: Record<string, unknown>) {
@@ -37,22 +35,6 @@ async function writeConfig(dir: string, extra: Record<string, unknown>) {
   return { file, ca: pki.caCert };
 }
 
-function journalRecords(dir: string): Promise<ChainedRecord[]> {
-  return listSegments(dir).then((segments) =>
-    segments.flatMap((s) =>
-      readFileSync(s.file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .flatMap((line) => {
-          try {
-            return [JSON.parse(line) as ChainedRecord];
-          } catch {
-            return []; // a torn last line from the kill
-          }
-        }),
-    ),
-  );
-}
 
 /** Requests from `workers` concurrent loops until `until()`; the ids of fully received 200s. */
 async function load(url: string, ca: string, headers: Record<string, string>, until: () => boolean, workers = 6) {
@@ -78,23 +60,7 @@ async function load(url: string, ca: string, headers: Record<string, string>, un
   return { received, errors };
 }
 
-function startChild(file: string, varDir: string, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; dataUrl: string; adminUrl: string }> {
-  const child = fork('test/helpers/gateway-process.ts', [file, varDir], { execArgv: ['--import', 'tsx'], env, stdio: 'inherit' });
-  return new Promise((resolve, reject) => {
-    child.once('message', (m: { dataUrl: string; adminUrl: string }) => resolve({ child, ...m }));
-    child.once('exit', (code) => reject(new Error(`gateway exited ${code}`)));
-  });
-}
 
-async function waitShipped(adminUrl: string) {
-  for (let i = 0; i < 200; i++) {
-    const res = await request(`${adminUrl}/readyz`).catch(() => undefined);
-    const body = (await res?.body.json().catch(() => undefined)) as { audit?: { shipper?: { lagRecords: number } } } | undefined;
-    if (body?.audit?.shipper?.lagRecords === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('shipping did not catch up');
-}
 
 async function dbRecords(db: Db, instance: string) {
   const r = await db.query<{ n: string; distinct_seq: string }>('SELECT count(*) AS n, count(DISTINCT seq) AS distinct_seq FROM audit_events WHERE instance_id = $1', [instance]);
@@ -120,7 +86,7 @@ t.test('SIGKILL under load: every response the client received has its record, i
   });
   const varDir = join(dir, 'var');
   const env = { ...process.env };
-  const first = await startChild(file, varDir, env);
+  const first = await startChildGateway(file, varDir, { env });
   t.comment('gateway child started');
   const [authorization, purpose] = (await staffHeaders()).map((h) => h.slice(h.indexOf(':') + 2));
   const headers = { authorization: authorization as string, 'x-purpose': purpose as string };
@@ -139,7 +105,7 @@ t.test('SIGKILL under load: every response the client received has its record, i
   const decided = new Set(journalAfterKill.filter((r) => r.record.type === 'decision').map((r) => r.record.requestId));
   t.same(received.filter((id) => !decided.has(id)), [], 'no received response lacks its decision record in the journal');
 
-  const second = await startChild(file, varDir, env);
+  const second = await startChildGateway(file, varDir, { env });
   t.comment('restarted');
   await waitShipped(second.adminUrl);
   await new Promise<void>((r) => {
