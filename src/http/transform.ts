@@ -6,9 +6,10 @@ import { FieldReport } from '../mask/report.js';
 import { ArrayMaskingStream } from '../mask/stream-array.js';
 import { TransformError, transformValue } from '../mask/walk.js';
 import { SubjectSet } from '../audit/subjects.js';
-import { type BulkBudget, loadBulkBudget } from '../governance/bulk-guard.js';
+import { BulkBudget, loadBulkBudget } from '../governance/bulk-guard.js';
 import { ResponseScoper } from '../governance/response-scope.js';
 import { callerKey } from '../pipeline/decide.js';
+import { valuesAt } from '../policy/subject-paths.js';
 import type { Allow } from '../pipeline/decision.js';
 import type { Db } from '../store/db.js';
 import { sendError } from './errors.js';
@@ -52,17 +53,28 @@ function rewrittenHeaders(reply: FastifyReply): void {
   reply.header('cache-control', 'no-store');
 }
 
-/** The scoper of this allowed request: its governance scope, the route's paths, the bulk budget. */
-async function responseScoper(request: FastifyRequest, decision: Allow, db: Db): Promise<ResponseScoper> {
+/**
+ * The scoper of this allowed request: its governance scope, the route's paths and, when the
+ * purpose has a bulk limit, the caller's budget. The budget needs the caller's window from the
+ * store only when this response could take the caller past the limit: a buffered body whose
+ * customers, all counted as new, still fit (the common case) is released without that query.
+ */
+async function responseScoper(request: FastifyRequest, decision: Allow, db: Db, body: unknown): Promise<ResponseScoper> {
   const state = request.custodian;
   const limit = decision.purpose.config.bulkLimit;
+  const paths = decision.policy.subjectPaths.get(decision.match.route.config.id) ?? [];
   let bulk: { released: SubjectSet; budget: BulkBudget } | undefined;
   if (decision.scope.countResponseCustomers && limit) {
-    const budget = await loadBulkBudget(db, callerKey(decision.principal), decision.purpose.config.id, limit.windowSeconds, limit.refuseAt);
+    let named = 0;
+    if (body !== undefined) for (const path of paths) valuesAt(body, path.steps, () => named++);
+    const fits = body !== undefined && decision.bulkCount !== undefined && decision.bulkCount + named <= limit.refuseAt;
+    const budget = fits
+      ? new BulkBudget(new Set(), named)
+      : await loadBulkBudget(db, callerKey(decision.principal), decision.purpose.config.id, limit.windowSeconds, limit.refuseAt);
     state.bulkSubjects ??= new SubjectSet(1_000_000);
     bulk = { released: state.bulkSubjects, budget };
   }
-  return new ResponseScoper(decision.scope, decision.policy.subjectPaths.get(decision.match.route.config.id) ?? [], decision.subjects, bulk);
+  return new ResponseScoper(decision.scope, paths, decision.subjects, bulk);
 }
 
 /** What scoping removed, into the state (completion record) and, while headers can still change, the response. */
@@ -91,7 +103,6 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
   // An upstream may fail at any byte; each reader below handles the failure it sees, and an
   // error after that must not reach the process as an unhandled 'error' event.
   res.stream.on('error', ignoreLateError);
-  const scoper = await responseScoper(request, decision, db);
   const report = new FieldReport();
   request.custodian.fieldReport = report;
   const headerHits = request.custodian.headerDetectorHits;
@@ -132,7 +143,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
       // Observe: decide and report on what we could read, release the upstream bytes unchanged.
       if (prefix.ended) {
         const observed = JSON.parse(Buffer.concat(prefix.chunks).toString('utf8'));
-        scoper.applyToValue(observed);
+        (await responseScoper(request, decision, db, observed)).applyToValue(observed);
         transformValue(observed, plan, report);
         reply.send(Buffer.concat(prefix.chunks));
       } else {
@@ -148,6 +159,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
     }
     if (prefix.ended) {
       const value = JSON.parse(Buffer.concat(prefix.chunks).toString('utf8'));
+      const scoper = await responseScoper(request, decision, db, value);
       scoper.applyToValue(value);
       const masked = JSON.stringify(transformValue(value, plan, report));
       rewrittenHeaders(reply);
@@ -160,6 +172,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
       const whole = await readPrefix(body, masking.maxBufferedBytes - prefix.bytes);
       if (!whole.ended) throw new TransformError('too_large');
       const value = JSON.parse(Buffer.concat([...prefix.chunks, ...whole.chunks]).toString('utf8'));
+      const scoper = await responseScoper(request, decision, db, value);
       scoper.applyToValue(value);
       const masked = JSON.stringify(transformValue(value, plan, report));
       rewrittenHeaders(reply);
@@ -167,6 +180,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
       reply.send(masked);
       return;
     }
+    const scoper = await responseScoper(request, decision, db, undefined);
     const masker = new ArrayMaskingStream(plan, report, masking.maxBufferedBytes, (element) => scoper.admitElement(element));
     masker.on('end', () => {
       request.custodian.streamedBytes = masker.outputBytes;

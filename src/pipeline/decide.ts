@@ -111,6 +111,7 @@ export async function decide(facts: RequestFacts, policy: Policy, stores: Decisi
   }
 
   let bulkAlert: number | undefined;
+  let bulkCount: number | undefined;
   const limit = purpose.config.bulkLimit;
   const namesOnlyInResponse = match.route.config.subjects.some((s) => 'jsonPath' in s);
   if (limit) {
@@ -123,6 +124,7 @@ export async function decide(facts: RequestFacts, policy: Policy, stores: Decisi
     }
     if (!stores.readOnly) await touchCustomers(stores.db, caller, purposeId, ids, limit.windowSeconds);
     const after = count + fresh.length;
+    bulkCount = after;
     if (limit.alertAt !== undefined && count < limit.alertAt && after >= limit.alertAt) {
       bulkAlert = after;
       if (!stores.readOnly) stores.metrics?.bulkAlerts.inc({ purpose: purposeId });
@@ -145,6 +147,7 @@ export async function decide(facts: RequestFacts, policy: Policy, stores: Decisi
       countResponseCustomers: limit !== undefined && namesOnlyInResponse,
     }),
     bulkAlert,
+    bulkCount,
     approvalToConsume: destructive ? facts.approvals[0] : undefined,
   };
   return Object.freeze(allow);

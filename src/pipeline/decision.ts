@@ -48,6 +48,8 @@ export interface Allow extends DecisionContext {
   readonly scope: ResponseScope;
   /** Set when this request took the caller over the purpose's bulk alert threshold. */
   readonly bulkAlert: number | undefined;
+  /** Distinct customers the caller had in the bulk window after this request's own (undefined: no limit). */
+  readonly bulkCount: number | undefined;
   /** Destructive routes: the approval id to consume once the body is known (four-eyes). */
   readonly approvalToConsume: string | undefined;
 }
