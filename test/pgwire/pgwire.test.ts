@@ -13,6 +13,8 @@ import { startTestGateway, testKey } from '../helpers/gateway.js';
 import { createLoanDatabase } from '../helpers/loan-database.js';
 import { mint, testPurposes } from '../helpers/tokens.js';
 import { requireTool } from '../helpers/tools.js';
+import { asOfficer } from '../helpers/admin.js';
+import { waitFor } from '../helpers/wait.js';
 
 const exec = promisify(execFile);
 
@@ -194,20 +196,13 @@ t.test('hostile sessions and statements are refused; nothing unapproved reaches 
 });
 
 t.test('restricted customers are left out; a cancel with another session’s key does nothing; a client gone mid-result leaves the gateway serving', async (t) => {
-  const { gw, run, agent, client } = await setup(t);
-  const officer = await mint(testKey, { sub: 'officer.li', roles: ['information_officer'] });
-  const res = await fetch(`${gw.adminUrl}/admin/restrictions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${officer}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ customerId: '2', kind: 'objection', purposes: ['customer_service'], ticket: 'T-2' }),
-  });
-  t.equal(res.status, 201);
-  let ids: unknown[] = [];
-  for (let i = 0; i < 100; i++) {
-    ids = (await run(agent, 'customer_service', 'SELECT id FROM customers ORDER BY id')).rows?.map((r) => r.id) ?? [];
-    if (!ids.includes(2)) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const { gw, loans, run, agent, client } = await setup(t);
+  const created = await asOfficer(gw.adminUrl, '/admin/restrictions', { customerId: '2', kind: 'objection', purposes: ['customer_service'], ticket: 'T-2' });
+  t.equal(created.status, 201);
+  const ids = await waitFor(async () => {
+    const listed = (await run(agent, 'customer_service', 'SELECT id FROM customers ORDER BY id')).rows?.map((r) => r.id) ?? [];
+    return !listed.includes(2) && listed;
+  }, 'the restriction to reach the gateway');
   t.same(ids, [1, 3, 4, 5, 6], 'the customer who objected is not released');
 
   // Two sessions: B sends a CancelRequest with a made-up key while A sleeps; A is not cancelled.
@@ -235,7 +230,8 @@ t.test('restricted customers are left out; a cancel with another session’s key
     () => 'finished',
     (err: { code?: string }) => err.code,
   );
-  await new Promise((r) => setTimeout(r, 200));
+  // Cancel once the statement is running on the server.
+  await waitFor(async () => (await loans.db.query("SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(5)%'")).rows.length > 0, 'the statement to run');
   const canceller = client(agent, 'customer_service');
   (canceller as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(a, (a as unknown as { activeQuery: unknown }).activeQuery);
   t.equal(await long, '57014', 'the owner’s key cancels its statement upstream');

@@ -7,6 +7,7 @@ import { startTestGateway, testKey } from '../helpers/gateway.js';
 import { get, rawHttps } from '../helpers/https-client.js';
 import { startOrigin } from '../helpers/origin.js';
 import { mint, testPurposes } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
 import { createLogger } from '../../src/logging.js';
 
 const officer = await mint(testKey, { sub: 'officer.li', roles: ['information_officer'] });
@@ -62,21 +63,20 @@ t.test('buffered and streamed responses get the same scope: same items, same fie
   for (const id of [ids[1], ids[4]]) await admin('/admin/restrictions', { customerId: id, kind: 'objection', purposes: ['partner_credit_check'], ticket: 'T-1' });
   const partner = [`Authorization: Bearer ${await mint(testKey, { sub: 'bureau-a', kind: 'partner', org: 'bureau-a', roles: ['bureau'] })}`, 'X-Purpose: partner_credit_check'];
   const expected = [0, 2, 3, 5].map((i) => ({ id: ids[i], name: '张三丰' }));
-  let buffered: { status: number; body: unknown; headers: Record<string, string> } | undefined;
-  for (let i = 0; i < 100; i++) {
-    buffered = await call(`/api/list?ids=${ids.join(',')}`, partner);
-    if (JSON.stringify((buffered.body as { items: unknown[] }).items) === JSON.stringify(expected)) break;
-    await new Promise((r) => setTimeout(r, 50)); // consents and restrictions reach the cache
-  }
+  // Consents and restrictions reach the gateway's caches: wait for the list to reflect them.
+  const buffered = await waitFor(async () => {
+    const res = await call(`/api/list?ids=${ids.join(',')}`, partner);
+    return JSON.stringify((res.body as { items: unknown[] }).items) === JSON.stringify(expected) && res;
+  }, 'consents and restrictions to reach the gateway');
   const streamed = await call(`/api/export?ids=${ids.join(',')}`, partner);
-  t.same((buffered?.body as { items: unknown[] } | undefined)?.items, expected, 'buffered: consented, unrestricted customers, consented fields only');
+  t.same((buffered.body as { items: unknown[] }).items, expected, 'buffered: consented, unrestricted customers, consented fields only');
   t.same(streamed.body, expected, 'streamed: the very same items and fields');
 
   await gw.audit.flush();
   const records = await journalRecords(`${gw.dir}/var/audit`);
   const completion = (res: { headers: Record<string, string> }) =>
     records.find((r) => r.record.type === 'completion' && r.record.requestId === res.headers['x-request-id'])?.record.detail;
-  t.same(completion(buffered as { headers: Record<string, string> }), completion(streamed), 'the same counters in both completion records');
+  t.same(completion(buffered), completion(streamed), 'the same counters in both completion records');
   t.match(completion(streamed), { restrictedItemsDropped: 2, unconsentedItemsDropped: 6 });
 });
 
