@@ -70,7 +70,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<FastifyIn
   const stores = { restrictions: deps.restrictions, consents: deps.consents, db: deps.db, metrics: deps.metrics };
   registerDecide(app, { policy: deps.policy, stores, audit: deps.audit, metrics: deps.metrics });
   registerGovernance(app, { db: deps.db, audit: deps.audit, metrics: deps.metrics });
-  registerAudit(app, deps.audit, deps.metrics);
+  registerAudit(app, deps.audit);
   await registerProxy(app, deps.dispatcher, deps.db);
   return app;
 }

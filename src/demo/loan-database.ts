@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
+import { backend, CANCEL_REQUEST, GSSENC_REQUEST, SSL_REQUEST } from '../pgwire/frames.js';
 import { customer, loansOf } from './dataset.js';
 
 export interface DemoLoanDatabase {
@@ -8,31 +9,19 @@ export interface DemoLoanDatabase {
   close(): Promise<void>;
 }
 
-function message(type: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-
-const cstr = (s: string) => Buffer.from(`${s}\0`, 'utf8');
-
 /** What a trust-authenticated server says after a StartupMessage. */
 function startupReply(serverVersion: string): Buffer {
-  const status = (k: string, v: string) => message('S', Buffer.concat([cstr(k), cstr(v)]));
-  const key = Buffer.alloc(8);
-  key.writeInt32BE(1, 0);
   return Buffer.concat([
-    message('R', Buffer.from([0, 0, 0, 0])),
-    status('server_version', serverVersion),
-    status('server_encoding', 'UTF8'),
-    status('client_encoding', 'UTF8'),
-    status('DateStyle', 'ISO, MDY'),
-    status('integer_datetimes', 'on'),
-    status('standard_conforming_strings', 'on'),
-    status('TimeZone', 'UTC'),
-    message('K', key),
-    message('Z', Buffer.from('I')),
+    backend.authenticationOk(),
+    backend.parameterStatus('server_version', serverVersion),
+    backend.parameterStatus('server_encoding', 'UTF8'),
+    backend.parameterStatus('client_encoding', 'UTF8'),
+    backend.parameterStatus('DateStyle', 'ISO, MDY'),
+    backend.parameterStatus('integer_datetimes', 'on'),
+    backend.parameterStatus('standard_conforming_strings', 'on'),
+    backend.parameterStatus('TimeZone', 'UTC'),
+    backend.backendKeyData(1, 0),
+    backend.readyForQuery('I'),
   ]);
 }
 
@@ -79,8 +68,8 @@ export async function startDemoLoanDatabase(host: string, port: number, customer
         buffer = buffer.subarray(total);
         if (!started) {
           const code = frame.readInt32BE(4);
-          if (code === 80877103 || code === 80877104) socket.write('N'); // no TLS, no GSS: loopback only
-          else if (code === 80877102) socket.end(); // cancel: not supported by the stand-in
+          if (code === SSL_REQUEST || code === GSSENC_REQUEST) socket.write('N'); // no TLS, no GSS: loopback only
+          else if (code === CANCEL_REQUEST) socket.end(); // cancel: not supported by the stand-in
           else {
             started = true;
             socket.write(startupReply(version));

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { AuditService } from '../audit/service.js';
-import type { Metrics } from '../metrics/metrics.js';
 import { accessRecord } from './access-record.js';
 import { withheldPayload } from './errors.js';
 
@@ -11,7 +10,7 @@ import { withheldPayload } from './errors.js';
  * upstream failures) are recorded, and the completion facts (status, bytes, latency, fields,
  * subjects from the response) follow asynchronously.
  */
-export function registerAudit(app: FastifyInstance, audit: AuditService, _metrics?: Metrics) {
+export function registerAudit(app: FastifyInstance, audit: AuditService) {
   // Callback style, and synchronous except while an allowed response waits for its record: a
   // refusal's onSend chain must finish inside send(), so that no stage after a refusal runs.
   app.addHook('onSend', (request, reply, payload, done) => {

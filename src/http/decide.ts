@@ -64,7 +64,7 @@ export function recordAllow(request: FastifyRequest, deps: { audit: AuditService
   const bulkAlert = decision.allowed ? decision.bulkAlert : undefined;
   const durable = deps.audit.recordDecision(
     accessRecord('decision', request, {
-      decision: state.decision?.match?.route.config.observe ? 'observe' : 'allow',
+      decision: decision.match?.route.config.observe ? 'observe' : 'allow',
       reason: 'OK',
       detail: approval || bulkAlert ? { approval: approval?.id, approver: approval?.approver, bulkAlert } : undefined,
     }),

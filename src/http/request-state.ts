@@ -1,6 +1,6 @@
 import type { FieldReport } from '../mask/report.js';
 import { type DetectorHits, emptyHits } from '../mask/detectors.js';
-import { SubjectSet } from '../audit/subjects.js';
+import type { SubjectSet } from '../audit/subjects.js';
 import type { Decision } from '../pipeline/decision.js';
 import type { ErrorCode } from '../errors.js';
 import { maskPath, maskQuery } from '../mask/request-side.js';
@@ -95,7 +95,5 @@ export function adoptDecision(state: RequestState, decision: Decision): void {
   state.decision = decision;
   if (decision.allowed) {
     state.bulkAlert = decision.bulkAlert;
-    // Every customer of the response, uncapped, for the bulk guard's count.
-    if (decision.scope.countResponseCustomers) state.bulkSubjects = new SubjectSet(1_000_000);
   }
 }

@@ -71,7 +71,8 @@ async function responseScoper(request: FastifyRequest, decision: Allow, db: Db, 
     const budget = fits
       ? new BulkBudget(new Set(), named)
       : await loadBulkBudget(db, callerKey(decision.principal), decision.purpose.config.id, limit.windowSeconds, limit.refuseAt);
-    state.bulkSubjects ??= new SubjectSet(1_000_000);
+    // Every customer the response releases, uncapped, for the bulk guard's count (http/governance).
+    state.bulkSubjects = new SubjectSet(1_000_000);
     bulk = { released: state.bulkSubjects, budget };
   }
   return new ResponseScoper(decision.scope, paths, decision.subjects, bulk);

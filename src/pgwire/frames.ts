@@ -79,7 +79,8 @@ export function cString(body: Buffer, offset = 0): { value: string; next: number
   return { value: body.toString('utf8', offset, stop), next: stop + 1 };
 }
 
-function message(type: string, body: Buffer): Buffer {
+/** One typed protocol message: type byte, length, body. */
+export function message(type: string, body: Buffer): Buffer {
   const head = Buffer.alloc(5);
   head.write(type, 0, 'latin1');
   head.writeInt32BE(body.length + 4, 1);

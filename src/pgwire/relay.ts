@@ -6,7 +6,7 @@ import { type DetectorHits, emptyHits, maskDetected } from '../mask/detectors.js
 import type { DatabasePurposeView } from '../policy/database.js';
 import { analyzeStatement, type StatementAnalysis, type StatementCatalogue } from '../policy/statement.js';
 import { SubjectSet } from '../audit/subjects.js';
-import { backend, cString } from './frames.js';
+import { backend, cString, message } from './frames.js';
 import { bindWithTextResults, decodeBind, decodeDataRow, decodeExecute, decodeFields, decodeParse, decodeRowDescription, decodeTarget } from './messages.js';
 import { planRows, type RowPlan } from './result-masker.js';
 import type { ColumnNames, UpstreamField } from './upstream.js';
@@ -87,12 +87,6 @@ type Pending =
   | { kind: 'close' }
   | { kind: 'sync' };
 
-function frame(type: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
 
 const REFUSED_MARK = 'custodian_refused_';
 
@@ -169,7 +163,7 @@ export class Relay {
         return this.#recorded(execution).then((ok) => {
           if (!ok) return;
           this.#pending.push({ kind: 'query', execution });
-          host.toUpstream(frame('Q', body));
+          host.toUpstream(message('Q', body));
         });
       }
       case 'P': {
@@ -180,11 +174,11 @@ export class Relay {
           this.#statements.delete(parse.name);
           const reason = analysis.ok ? 'empty statement' : `${analysis.detail}.`;
           if (!analysis.ok) host.recordRefusal(analysis.reason).catch(() => undefined);
-          host.toUpstream(frame('P', Buffer.concat([Buffer.from(`${parse.name}\0${this.#refusalMark(reason)}\0`), Buffer.from([0, 0])])));
+          host.toUpstream(message('P', Buffer.concat([Buffer.from(`${parse.name}\0${this.#refusalMark(reason)}\0`), Buffer.from([0, 0])])));
           return;
         }
         this.#statements.set(parse.name, { analysis });
-        host.toUpstream(frame('P', body));
+        host.toUpstream(message('P', body));
         return;
       }
       case 'B': {
@@ -195,18 +189,18 @@ export class Relay {
           // Binary results cannot be masked as text is; refused rather than passed through.
           this.#portals.delete(bind.portal);
           const mark = this.#refusalMark('binary result formats are not released through the gateway; ask for text.');
-          host.toUpstream(frame('B', Buffer.from(`${bind.portal}\0${mark}\0\0\0\0\0\0\0`)));
+          host.toUpstream(message('B', Buffer.from(`${bind.portal}\0${mark}\0\0\0\0\0\0\0`)));
           return;
         }
         if (statement) this.#portals.set(bind.portal, { analysis: statement.analysis, fields: statement.fields });
         else this.#portals.delete(bind.portal);
-        host.toUpstream(frame('B', bindWithTextResults(body, bind)));
+        host.toUpstream(message('B', bindWithTextResults(body, bind)));
         return;
       }
       case 'D': {
         const target = decodeTarget(body);
         this.#pending.push({ kind: 'describe', target: target.kind, name: target.name, swallow: false });
-        host.toUpstream(frame('D', body));
+        host.toUpstream(message('D', body));
         return;
       }
       case 'E': {
@@ -215,19 +209,19 @@ export class Relay {
         if (!bound) {
           // Unknown to the relay (never bound, or its statement was refused): the server answers.
           this.#pending.push({ kind: 'execute', execution: new Execution({ ok: true, kind: 'select', tables: [], normalized: '', fingerprint: '' }, host.subjectsCap) });
-          host.toUpstream(frame('E', body));
+          host.toUpstream(message('E', body));
           return;
         }
         if (!bound.fields) {
           // The rows need their description to be masked: ask for it, and keep the answer.
           this.#pending.push({ kind: 'describe', target: 'P', name: portal, swallow: true });
-          host.toUpstream(frame('D', Buffer.from(`P${portal}\0`)));
+          host.toUpstream(message('D', Buffer.from(`P${portal}\0`)));
         }
         const execution = new Execution(bound.analysis, host.subjectsCap, portal);
         return this.#recorded(execution, portal).then((ok) => {
           if (!ok) return;
           this.#pending.push({ kind: 'execute', execution });
-          host.toUpstream(frame('E', body));
+          host.toUpstream(message('E', body));
         });
       }
       case 'C': {
@@ -235,15 +229,15 @@ export class Relay {
         if (target.kind === 'S') this.#statements.delete(target.name);
         else this.#portals.delete(target.name);
         this.#pending.push({ kind: 'close' });
-        host.toUpstream(frame('C', body));
+        host.toUpstream(message('C', body));
         return;
       }
       case 'S':
         this.#pending.push({ kind: 'sync' });
-        host.toUpstream(frame('S', body));
+        host.toUpstream(message('S', body));
         return;
       case 'H':
-        host.toUpstream(frame('H', body));
+        host.toUpstream(message('H', body));
         return;
       default:
         throw new Error(`unexpected client message ${type}`);
@@ -268,7 +262,7 @@ export class Relay {
       this.host.toClient(backend.readyForQuery(this.txStatus));
     } else {
       this.#pending.push({ kind: 'execute', execution: new Execution(execution.statement, this.host.subjectsCap) });
-      this.host.toUpstream(frame('E', Buffer.from(`${this.#refusalMark(refusal)}\0\0\0\0\0`)));
+      this.host.toUpstream(message('E', Buffer.from(`${this.#refusalMark(refusal)}\0\0\0\0\0`)));
     }
     return false;
   }
@@ -326,14 +320,14 @@ export class Relay {
       case '2':
       case '3':
         this.#pending.shift();
-        host.toClient(frame(type, body));
+        host.toClient(message(type, body));
         return;
       case 't':
-        if (head?.kind === 'describe' && !head.swallow) host.toClient(frame(type, body));
+        if (head?.kind === 'describe' && !head.swallow) host.toClient(message(type, body));
         return;
       case 'n':
         this.#pending.shift();
-        if (head?.kind === 'describe' && !head.swallow) host.toClient(frame(type, body));
+        if (head?.kind === 'describe' && !head.swallow) host.toClient(message(type, body));
         return;
       case 'T': {
         const fields = decodeRowDescription(body);
@@ -416,7 +410,7 @@ export class Relay {
           this.#pending.shift();
           this.#complete(head.execution);
         }
-        host.toClient(frame(type, body));
+        host.toClient(message(type, body));
         return;
       case 'E': {
         const fields = decodeFields(body);
@@ -461,7 +455,7 @@ export class Relay {
           this.#complete(head.execution);
         }
         if (head?.kind === 'query' || head?.kind === 'sync') this.#pending.shift();
-        host.toClient(frame(type, body));
+        host.toClient(message(type, body));
         return;
       }
       case 'N': {
@@ -472,7 +466,7 @@ export class Relay {
       }
       case 'S':
       case 'A':
-        host.toClient(frame(type, body));
+        host.toClient(message(type, body));
         return;
       default:
         // COPY and anything else the statement policy does not allow should never start.
