@@ -77,6 +77,13 @@ class Execution {
   }
 }
 
+/** A prepared statement or portal as the relay knows it. */
+interface Described {
+  readonly analysis: Allowed;
+  /** The row plan of its description (planned once, used by every execution). */
+  planned?: ReturnType<typeof planRows>;
+}
+
 /** What the server will answer to each message forwarded, in order. */
 type Pending =
   | { kind: 'query'; execution: Execution | undefined }
@@ -101,8 +108,9 @@ const REFUSED_MARK = 'custodian_refused_';
  */
 export class Relay {
   readonly #pending: Pending[] = [];
-  readonly #statements = new Map<string, { analysis: Allowed; fields?: readonly UpstreamField[] }>();
-  readonly #portals = new Map<string, { analysis: Allowed; fields?: readonly UpstreamField[] }>();
+  /** Statements and portals, each with the row plan of its description once the server gave it. */
+  readonly #statements = new Map<string, Described>();
+  readonly #portals = new Map<string, Described>();
   readonly #refusals = new Map<string, string>();
   readonly #analyses = new Map<string, StatementAnalysis>();
   /** After an error the server discards until Sync; so does the relay with the server's output. */
@@ -192,7 +200,7 @@ export class Relay {
           host.toUpstream(message('B', Buffer.from(`${bind.portal}\0${mark}\0\0\0\0\0\0\0`)));
           return;
         }
-        if (statement) this.#portals.set(bind.portal, { analysis: statement.analysis, fields: statement.fields });
+        if (statement) this.#portals.set(bind.portal, { analysis: statement.analysis, planned: statement.planned });
         else this.#portals.delete(bind.portal);
         host.toUpstream(message('B', bindWithTextResults(body, bind)));
         return;
@@ -212,7 +220,7 @@ export class Relay {
           host.toUpstream(message('E', body));
           return;
         }
-        if (!bound.fields) {
+        if (!bound.planned) {
           // The rows need their description to be masked: ask for it, and keep the answer.
           this.#pending.push({ kind: 'describe', target: 'P', name: portal, swallow: true });
           host.toUpstream(message('D', Buffer.from(`P${portal}\0`)));
@@ -335,7 +343,7 @@ export class Relay {
         if (head?.kind === 'describe') {
           this.#pending.shift();
           const entry = head.target === 'S' ? this.#statements.get(head.name) : this.#portals.get(head.name);
-          if (entry) entry.fields = fields;
+          if (entry) entry.planned = planned;
           if (head.swallow) return;
           if (!planned.ok) {
             // The statement cannot be released: refused here, and the rest of the batch discarded.
@@ -363,8 +371,7 @@ export class Relay {
         const execution = this.#current();
         if (!execution || execution.refusal) return;
         if (!execution.plan) {
-          const fields = execution.portal === undefined ? undefined : this.#portals.get(execution.portal)?.fields;
-          const planned = fields ? this.#plan(fields) : undefined;
+          const planned = execution.portal === undefined ? undefined : this.#portals.get(execution.portal)?.planned;
           if (!planned?.ok) {
             execution.refusal = planned && !planned.ok ? planned.reason : 'the result could not be described';
             host.cancelUpstream();
