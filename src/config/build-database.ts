@@ -13,6 +13,7 @@ export interface RawDatabase {
   views?: Record<string, RawView>;
   functions?: string[];
   maxMessageBytes?: number;
+  catalogueRefreshSeconds?: number;
 }
 
 /**
@@ -70,5 +71,6 @@ export function buildDatabase(
     views: buildViews(raw.views, ['database', 'views'], purposes, masking, ctx),
     functions: (raw.functions ?? DEFAULT_FUNCTIONS).map((f) => f.toLowerCase()),
     maxMessageBytes: raw.maxMessageBytes ?? 1048576,
+    catalogueRefreshSeconds: raw.catalogueRefreshSeconds ?? 5,
   };
 }

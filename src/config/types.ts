@@ -274,4 +274,6 @@ export interface DatabaseConfig {
   readonly views: Readonly<Record<string, ViewConfig>>;
   readonly functions: readonly string[];
   readonly maxMessageBytes: number;
+  /** Seconds between catalogue re-reads (OID.attnum → policy column). */
+  readonly catalogueRefreshSeconds: number;
 }

@@ -32,7 +32,11 @@ export interface RelayHost {
   readonly view: DatabasePurposeView;
   readonly catalogue: StatementCatalogue;
   readonly tables: ReadonlyMap<string, DatabaseTableConfig>;
+  /** The current catalogue mapping, and its version (plans made from an older one are made again). */
   readonly columnNames: ColumnNames;
+  readonly catalogueVersion: number;
+  /** A result named a column the mapping lacks: have it re-read. */
+  catalogueStale(): void;
   readonly restrictions: RestrictionCache;
   readonly purpose: string;
   readonly subjectsCap: number;
@@ -77,11 +81,18 @@ class Execution {
   }
 }
 
+/** A row description and the plan made from it with one version of the catalogue. */
+interface Planned {
+  readonly fields: readonly UpstreamField[];
+  readonly version: number;
+  readonly result: ReturnType<typeof planRows>;
+}
+
 /** A prepared statement or portal as the relay knows it. */
 interface Described {
   readonly analysis: Allowed;
-  /** The row plan of its description (planned once, used by every execution). */
-  planned?: ReturnType<typeof planRows>;
+  /** The row plan of its description (planned once, used by every execution while the catalogue stands). */
+  planned?: Planned;
 }
 
 /** What the server will answer to each message forwarded, in order. */
@@ -275,8 +286,20 @@ export class Relay {
     return false;
   }
 
-  #plan(fields: readonly UpstreamField[]): ReturnType<typeof planRows> {
-    return planRows(fields, this.host.columnNames, this.host.view, this.host.tables);
+  #plan(fields: readonly UpstreamField[]): Planned {
+    const version = this.host.catalogueVersion;
+    const result = planRows(fields, this.host.columnNames, this.host.view, this.host.tables);
+    if (!result.ok && result.unknownColumns) this.host.catalogueStale();
+    return { fields, version, result };
+  }
+
+  /** A stored plan, made again if the catalogue changed since (a migration renamed or swapped columns). */
+  #storedPlan(described: Described | undefined): ReturnType<typeof planRows> | undefined {
+    const planned = described?.planned;
+    if (!planned || !described) return undefined;
+    if (planned.version === this.host.catalogueVersion) return planned.result;
+    described.planned = this.#plan(planned.fields);
+    return described.planned.result;
   }
 
   /** The execution whose rows are arriving now, and its plan. */
@@ -339,11 +362,12 @@ export class Relay {
         return;
       case 'T': {
         const fields = decodeRowDescription(body);
-        const planned = this.#plan(fields);
+        const stored = this.#plan(fields);
+        const planned = stored.result;
         if (head?.kind === 'describe') {
           this.#pending.shift();
           const entry = head.target === 'S' ? this.#statements.get(head.name) : this.#portals.get(head.name);
-          if (entry) entry.planned = planned;
+          if (entry) entry.planned = stored;
           if (head.swallow) return;
           if (!planned.ok) {
             // The statement cannot be released: refused here, and the rest of the batch discarded.
@@ -371,7 +395,7 @@ export class Relay {
         const execution = this.#current();
         if (!execution || execution.refusal) return;
         if (!execution.plan) {
-          const planned = execution.portal === undefined ? undefined : this.#portals.get(execution.portal)?.planned;
+          const planned = execution.portal === undefined ? undefined : this.#storedPlan(this.#portals.get(execution.portal));
           if (!planned?.ok) {
             execution.refusal = planned && !planned.ok ? planned.reason : 'the result could not be described';
             host.cancelUpstream();
@@ -406,7 +430,8 @@ export class Relay {
         const tag = cString(body).value;
         if (head?.kind === 'execute') this.#pending.shift();
         if (execution?.refusal) {
-          host.toClient(this.#refusalError(`${execution.refusal}.`));
+          // A refused simple query gets its error with its ReadyForQuery (one error per query).
+          if (head?.kind === 'execute') host.toClient(this.#refusalError(`${execution.refusal}.`));
         } else host.toClient(backend.commandComplete(/^SELECT \d+$/.test(tag) && execution ? `SELECT ${execution.rows}` : tag));
         if (head?.kind === 'execute') this.#complete(execution);
         return;

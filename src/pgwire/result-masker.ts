@@ -29,7 +29,8 @@ export interface RowPlan {
   readonly report: { kept: string[]; masked: string[]; dropped: string[]; scanned: string[] };
 }
 
-export type RowPlanResult = { ok: true; plan: RowPlan } | { ok: false; reason: string };
+/** A refusal; `unknownColumns` when a column's table OID is unknown to the catalogue (stale: re-read it). */
+export type RowPlanResult = { ok: true; plan: RowPlan } | { ok: false; reason: string; unknownColumns?: true };
 
 /** Whether a column is released byte for byte (and keeps its declared type). */
 function releasedAsIs(rule: FieldRule, typeId: number): boolean {
@@ -66,6 +67,7 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
   let subjectIndex: number | undefined;
   const tablesShown = new Set<string>();
   const subjectsShown = new Set<string>();
+  let unknownColumns = false;
   fields.forEach((field, i) => {
     if (field.format === 'binary') {
       steps.push(asNull);
@@ -79,6 +81,9 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
       return;
     }
     const source = names.get(`${field.tableID}.${field.columnID}`);
+    // Statements read only policy tables, whose columns the catalogue maps: a column it does not
+    // know means a migration changed the table since it was read. No rule is guessed for it.
+    if (!source) unknownColumns = true;
     const rule = source ? view.columns.get(source.table)?.get(source.column) : undefined;
     if (!source || !rule) {
       steps.push(asNull);
@@ -98,6 +103,7 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
     (action === 'kept' ? report.kept : action === 'dropped' || action === 'nulled' ? report.dropped : report.masked).push(field.name);
   });
   if (fields.some((f) => f.format === 'binary')) return { ok: false, reason: 'binary result columns are not released' };
+  if (unknownColumns) return { ok: false, reason: 'the table changed since the gateway read the database catalogue; retry the statement', unknownColumns: true };
   for (const table of tablesShown) {
     if (tables.get(table)?.subject !== undefined && !subjectsShown.has(table)) {
       return { ok: false, reason: `select the customer id column of "${table}" with its other columns` };

@@ -8,6 +8,7 @@ import type { Logger } from '../logging.js';
 import type { PolicyHolder } from '../policy/compile.js';
 import type { Db } from '../store/db.js';
 import { loadStatementParser } from '../policy/statement.js';
+import { ColumnCatalogue } from './catalogue.js';
 import { Session } from './session.js';
 
 export interface DatabaseListener {
@@ -41,6 +42,8 @@ export async function startDatabaseListener(deps: {
   });
   const sessions = new Map<string, Session>();
   const open = new Set<Session>();
+  const catalogue = new ColumnCatalogue(database, deps.logger);
+  catalogue.start();
   const server = createServer((socket) => {
     socket.setNoDelay(true);
     const session = new Session(socket, {
@@ -53,6 +56,7 @@ export async function startDatabaseListener(deps: {
       logger: deps.logger,
       sessions,
       maxSessions: database.upstream.maxSessions,
+      catalogue,
     });
     open.add(session);
     socket.once('close', () => open.delete(session));
@@ -70,6 +74,6 @@ export async function startDatabaseListener(deps: {
       new Promise<void>((ok) => {
         for (const s of open) s.close();
         server.close(() => ok());
-      }),
+      }).then(() => catalogue.close()),
   };
 }

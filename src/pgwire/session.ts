@@ -17,8 +17,9 @@ import type { StatementAnalysis, StatementCatalogue } from '../policy/statement.
 import { type DatabasePurposeView, withColumnTypes } from '../policy/database.js';
 import { declaredPurposesOf, decideSession } from '../pipeline/decide-session.js';
 import { backend, CANCEL_REQUEST, cString, FrameTooLarge, type FrontendMessage, FrontendReader, GSSENC_REQUEST, PROTOCOL_3, SSL_REQUEST, startupParameters } from './frames.js';
+import type { ColumnCatalogue } from './catalogue.js';
 import { Relay } from './relay.js';
-import { type ColumnNames, connectUpstream, type Upstream } from './upstream.js';
+import { connectUpstream, type Upstream } from './upstream.js';
 
 export interface SessionDeps {
   readonly policy: PolicyHolder;
@@ -32,6 +33,8 @@ export interface SessionDeps {
   /** Sessions by their cancel key (pid.secret), for CancelRequest. */
   readonly sessions: Map<string, Session>;
   readonly maxSessions: number;
+  /** Table OID + attribute number → policy column, shared and kept current. */
+  readonly catalogue: ColumnCatalogue;
 }
 
 /** Client messages the relay forwards (the rest are handled by the session). */
@@ -69,7 +72,6 @@ export class Session {
   #principal: Principal | undefined;
   #purpose: string | undefined;
   #upstream: Upstream | undefined;
-  #columnNames: ColumnNames = new Map();
   /** The purpose's statement catalogue, refined with the column types the database reported. */
   #catalogue: StatementCatalogue | undefined;
   #queue: FrontendMessage[] = [];
@@ -266,9 +268,9 @@ export class Session {
         return;
       }
     try {
-      this.#upstream = await connectUpstream(database.upstream);
-      this.#columnNames = await this.#upstream.columnNames([...database.tables.keys()]);
-      this.#catalogue = withColumnTypes(decision.view, new Map([...this.#columnNames.values()].map((c) => [`${c.table}.${c.column}`, c.typeId])));
+      const [upstream, names] = await Promise.all([connectUpstream(database.upstream), this.deps.catalogue.ready()]);
+      this.#upstream = upstream;
+      this.#catalogue = withColumnTypes(decision.view, new Map([...names.values()].map((c) => [`${c.table}.${c.column}`, c.typeId])));
     } catch (err) {
       this.deps.logger.warn({ err }, 'database upstream unavailable');
       this.#fatal('08006', 'the loan database is unavailable');
@@ -311,11 +313,18 @@ export class Session {
   #startRelay(upstream: Upstream, view: DatabasePurposeView, catalogue: StatementCatalogue): Relay {
     const database = this.#policy.database;
     let channel: ReturnType<Upstream['takeOver']> | undefined;
+    const columns = this.deps.catalogue;
     const relay = new Relay({
       view,
       catalogue,
       tables: database?.tables ?? new Map(),
-      columnNames: this.#columnNames,
+      get columnNames() {
+        return columns.names;
+      },
+      get catalogueVersion() {
+        return columns.version;
+      },
+      catalogueStale: () => columns.stale(),
       restrictions: this.deps.restrictions,
       purpose: this.#purpose as string,
       subjectsCap: this.#policy.config.audit.subjectsCap,

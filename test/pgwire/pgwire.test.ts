@@ -306,3 +306,35 @@ t.test('pgbench through the gateway, simple and prepared protocol', async (t) =>
     t.match(out.stdout, /number of failed transactions: 0 /, `-M ${mode}: none failed`);
   }
 });
+
+t.test('a migration that recreates a table is followed: nothing released under a stale mapping, the view back once re-read', async (t) => {
+  const { loans, client, agent } = await setup(t);
+  const p = people[0] as (typeof people)[number];
+  const session = client(agent, 'customer_service');
+  await session.connect();
+  t.teardown(() => session.end().catch(() => undefined));
+  const query = 'SELECT id, mobile, city FROM customers WHERE id = 1';
+  t.same((await session.query(query)).rows, [{ id: 1, mobile: maskMobile(p.mobile), city: 'Hangzhou' }], 'before: masked');
+
+  // Recreated with another OID and another column order, while the pooled session stays open.
+  await loans.db.query(`ALTER TABLE customers RENAME TO customers_before;
+                        CREATE TABLE customers (id int PRIMARY KEY, city text, mobile text, name text, id_number text, remarks text);
+                        INSERT INTO customers SELECT id, city, mobile, name, id_number, remarks FROM customers_before`);
+  const answers: string[] = [];
+  const rows = await waitFor(async () => {
+    try {
+      const r = await session.query(query);
+      answers.push(JSON.stringify(r.rows));
+      return r.rows[0]?.mobile === maskMobile(p.mobile) && r.rows;
+    } catch (err) {
+      answers.push((err as Error).message);
+      return false;
+    }
+  }, 'the gateway to re-read the catalogue').catch((err: unknown) => { console.error(answers.slice(0, 3)); throw err; });
+  t.same(rows, [{ id: 1, mobile: maskMobile(p.mobile), city: 'Hangzhou' }], 'after: the same view of the new table');
+  for (const answer of answers) {
+    t.notOk(answer.includes(p.mobile), 'no clear mobile in any answer meanwhile');
+    t.ok(answer.includes(maskMobile(p.mobile)) || /retry the statement/.test(answer), `each answer masked or a retry refusal: ${answer.slice(0, 80)}`);
+  }
+  t.same((await session.query('SELECT count(*) AS n FROM customers')).rows, [{ n: '6' }], 'the session still serves');
+});
