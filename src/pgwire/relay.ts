@@ -7,8 +7,8 @@ import type { DatabasePurposeView } from '../policy/database.js';
 import { analyzeStatement, type StatementAnalysis, type StatementCatalogue } from '../policy/statement.js';
 import { SubjectSet } from '../audit/subjects.js';
 import { backend, cString, message } from './frames.js';
-import { bindWithTextResults, decodeBind, decodeDataRow, decodeExecute, decodeFields, decodeParse, decodeRowDescription, decodeTarget } from './messages.js';
-import { planRows, type RowPlan } from './result-masker.js';
+import { bindWithTextResults, decodeBind, decodeExecute, executeBody, decodeFields, decodeParse, decodeRowDescription, decodeTarget } from './messages.js';
+import { planRows, releaseRow, rowValue, type RowPlan } from './result-masker.js';
 import type { ColumnNames, UpstreamField } from './upstream.js';
 
 type Allowed = Extract<StatementAnalysis, { ok: true }>;
@@ -76,6 +76,8 @@ class Execution {
     cap: number,
     /** The portal it runs (extended protocol), whose description gives the row plan. */
     readonly portal?: string,
+    /** The client's row limit for this Execute (0: all rows). */
+    readonly maxRows = 0,
   ) {
     this.subjects = new SubjectSet(cap);
   }
@@ -223,7 +225,7 @@ export class Relay {
         return;
       }
       case 'E': {
-        const { portal } = decodeExecute(body);
+        const { portal, maxRows } = decodeExecute(body);
         const bound = this.#portals.get(portal);
         if (!bound) {
           // Unknown to the relay (never bound, or its statement was refused): the server answers.
@@ -236,7 +238,7 @@ export class Relay {
           this.#pending.push({ kind: 'describe', target: 'P', name: portal, swallow: true });
           host.toUpstream(message('D', Buffer.from(`P${portal}\0`)));
         }
-        const execution = new Execution(bound.analysis, host.subjectsCap, portal);
+        const execution = new Execution(bound.analysis, host.subjectsCap, portal, maxRows);
         return this.#recorded(execution, portal).then((ok) => {
           if (!ok) return;
           this.#pending.push({ kind: 'execute', execution });
@@ -284,6 +286,21 @@ export class Relay {
       this.host.toUpstream(message('E', Buffer.from(`${this.#refusalMark(refusal)}\0\0\0\0\0`)));
     }
     return false;
+  }
+
+  /**
+   * A cursor page (Execute with a row limit) from which restricted or withheld rows were left out
+   * would reach the client short — an empty page reads as the end of the result. When nothing
+   * else is waiting on the server, the relay asks it for as many more rows as were left out and
+   * keeps the page open; otherwise the page is released short.
+   */
+  #refill(execution: Execution): boolean {
+    const missing = execution.maxRows - execution.rows;
+    if (execution.maxRows <= 0 || missing <= 0 || execution.portal === undefined || execution.refusal) return false;
+    if (execution.restrictedDropped + execution.bulkWithheld === 0 || this.#pending.length !== 1) return false;
+    this.host.toUpstream(message('E', executeBody(execution.portal, missing)));
+    this.host.toUpstream(message('H', Buffer.alloc(0)));
+    return true;
   }
 
   #plan(fields: readonly UpstreamField[]): Planned {
@@ -404,9 +421,8 @@ export class Relay {
           execution.plan = planned.plan;
         }
         const plan = execution.plan;
-        const values = decodeDataRow(body);
         if (plan.subjectIndex !== undefined) {
-          const id = values[plan.subjectIndex];
+          const id = rowValue(body, plan.subjectIndex);
           if (id !== null && id !== undefined) {
             if (host.restrictions.restricts(id, host.purpose)) {
               execution.restrictedDropped++;
@@ -420,9 +436,9 @@ export class Relay {
             if (execution.budget) execution.released.add(id);
           }
         }
-        const out = values.map((v, i) => (v === null ? null : (plan.steps[i] as (value: string, h: DetectorHits) => string | null)(v, execution.hits)));
+        const row = releaseRow(plan, body, execution.hits);
         execution.rows++;
-        if (!host.toClient(backend.dataRow(out))) host.backpressure();
+        if (!host.toClient(row)) host.backpressure();
         return;
       }
       case 'C': {
@@ -437,6 +453,13 @@ export class Relay {
         return;
       }
       case 's':
+        if (head?.kind === 'execute' && this.#refill(head.execution)) return;
+        if (head?.kind === 'execute') {
+          this.#pending.shift();
+          this.#complete(head.execution);
+        }
+        host.toClient(message(type, body));
+        return;
       case 'I':
         if (head?.kind === 'execute') {
           this.#pending.shift();

@@ -7,6 +7,7 @@ import { listSegments } from '../../src/audit/segments.js';
 import { verifyJournal } from '../../src/audit/verify.js';
 import { CHECKPOINT_KEY_PEM, tempDir } from '../helpers/gateway.js';
 import { testDb } from '../helpers/store.js';
+import { waitFor } from '../helpers/wait.js';
 
 const { privateKey, publicKey } = checkpointKeyFromPem(CHECKPOINT_KEY_PEM);
 const rec = (n: number): AuditRecord => ({ v: 1, type: 'decision', id: `id-${n}`, time: new Date().toISOString(), requestId: `r-${n}`, decision: 'allow', reason: 'OK' });
@@ -29,6 +30,9 @@ async function service(t: Parameters<typeof tempDir>[0] & { teardown(fn: () => P
     shipIntervalMs: 3_600_000,
   });
   t.teardown(() => audit.close());
+  // Shipping is driven by the test too: the shipper's first tick (at start) is let finish and
+  // no other runs, so no record is shipped behind the test's back.
+  await audit.shipper.stop();
   return { dir, instance, audit };
 }
 
@@ -37,6 +41,8 @@ const bytesOnDisk = async (dir: string) => (await listSegments(dir)).reduce((sum
 t.test('the journal keeps only what is unshipped plus its local tail; each deletion is a purge record', async (t) => {
   const { dir, audit } = await service(t, 6000);
   for (let i = 1; i <= 300; i++) await audit.recordDecision(rec(i));
+  // Every 50th record starts a signed checkpoint in the background: all six written first.
+  await waitFor(() => audit.journal.head.seq === 306, 'the checkpoints');
   const before = await bytesOnDisk(dir);
   t.ok(before > 30_000, `${before} bytes written in ${(await listSegments(dir)).length} segments`);
 
