@@ -84,11 +84,11 @@ export class AuditService {
    * fsync'd; with `async` it resolves at once and a failure is only counted (documented as weaker).
    */
   async recordDecision(record: AuditRecord): Promise<void> {
-    const durable = this.#append(record);
     if (this.options.durability === 'before_release') {
-      await durable;
+      await this.#append(record);
     } else {
-      durable.catch(() => {
+      // Nobody waits: written now, synced with the next group (within the journal's sync delay).
+      this.#append(record, false).catch(() => {
         this.#asyncFailures++;
       });
     }
