@@ -258,7 +258,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       });
     }
     if (config.database) {
-      database = await startDatabaseListener({ policy, audit, restrictions, db, tls: config.tls, certificate, logger });
+      database = await startDatabaseListener({ policy, audit, restrictions, db, tls: config.tls, certificate, logger, metrics });
     }
   } catch (err) {
     await Promise.allSettled([app.close(), admin.close(), dispatcher.close(), database?.close()]);

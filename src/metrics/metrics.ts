@@ -48,6 +48,23 @@ export class Metrics {
     labelNames: ['type'] as const,
     registers: [this.registry],
   });
+  readonly databaseStatements = new Counter({
+    name: 'custodian_database_statements_total',
+    help: 'Statements through the PostgreSQL front end by purpose and decision (allow, deny).',
+    labelNames: ['purpose', 'decision'] as const,
+    registers: [this.registry],
+  });
+  readonly databaseRows = new Counter({
+    name: 'custodian_database_rows_total',
+    help: 'Rows released through the PostgreSQL front end, by purpose (counted as they stream).',
+    labelNames: ['purpose'] as const,
+    registers: [this.registry],
+  });
+  readonly databaseSessions = new Gauge({
+    name: 'custodian_database_sessions',
+    help: 'Client sessions open on the PostgreSQL front end.',
+    registers: [this.registry],
+  });
   readonly auditDurability = new Histogram({
     name: 'custodian_audit_durability_seconds',
     help: 'Time from appending a decision record to its fsync (group commit).',

@@ -132,17 +132,4 @@ export const backend = {
     }
     return message('T', Buffer.concat(parts));
   },
-  /** A DataRow of text values (null: SQL NULL); each length is the value's UTF-8 byte length. */
-  dataRow(values: readonly (string | null)[]): Buffer {
-    const parts: Buffer[] = [Buffer.alloc(2)];
-    (parts[0] as Buffer).writeInt16BE(values.length);
-    for (const v of values) {
-      if (v === null) parts.push(int32(-1));
-      else {
-        const bytes = Buffer.from(v, 'utf8');
-        parts.push(int32(bytes.length), bytes);
-      }
-    }
-    return message('D', Buffer.concat(parts));
-  },
 };

@@ -55,8 +55,18 @@ export function decodeTarget(body: Buffer): { kind: 'S' | 'P'; name: string } {
   return { kind: body[0] === 0x53 ? 'S' : 'P', name: cString(body, 1).value };
 }
 
-export function decodeExecute(body: Buffer): { portal: string } {
-  return { portal: cString(body).value };
+/** Execute: the portal, and the most rows to return (0: all). */
+export function decodeExecute(body: Buffer): { portal: string; maxRows: number } {
+  const portal = cString(body);
+  return { portal: portal.value, maxRows: body.length >= portal.next + 4 ? body.readInt32BE(portal.next) : 0 };
+}
+
+/** An Execute message's body. */
+export function executeBody(portal: string, maxRows: number): Buffer {
+  const body = Buffer.alloc(Buffer.byteLength(portal) + 5);
+  body.write(portal, 0, 'utf8');
+  body.writeInt32BE(maxRows, body.length - 4);
+  return body;
 }
 
 export function decodeRowDescription(body: Buffer): UpstreamField[] {
@@ -78,22 +88,6 @@ export function decodeRowDescription(body: Buffer): UpstreamField[] {
     at += 18;
   }
   return fields;
-}
-
-export function decodeDataRow(body: Buffer): (string | null)[] {
-  const n = body.readInt16BE(0);
-  const values: (string | null)[] = [];
-  let at = 2;
-  for (let i = 0; i < n; i++) {
-    const len = body.readInt32BE(at);
-    at += 4;
-    if (len < 0) values.push(null);
-    else {
-      values.push(body.toString('utf8', at, at + len));
-      at += len;
-    }
-  }
-  return values;
 }
 
 /** ErrorResponse / NoticeResponse fields by code letter. */

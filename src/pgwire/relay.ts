@@ -41,6 +41,8 @@ export interface RelayHost {
   readonly purpose: string;
   readonly subjectsCap: number;
   toClient(bytes: Buffer): boolean;
+  /** One row released (for the rows metric). */
+  rowReleased(): void;
   toUpstream(bytes: Buffer): void;
   /**
    * Durable decision record before a statement runs; rejects when it cannot be recorded. Resolves
@@ -438,6 +440,7 @@ export class Relay {
         }
         const row = releaseRow(plan, body, execution.hits);
         execution.rows++;
+        host.rowReleased();
         if (!host.toClient(row)) host.backpressure();
         return;
       }

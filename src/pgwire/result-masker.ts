@@ -17,6 +17,8 @@ type ColumnStep = (value: string, hits: DetectorHits) => string | null;
 export interface RowPlan {
   /** Per column: its released form (null: released as SQL NULL). */
   readonly steps: readonly ColumnStep[];
+  /** Per column: released byte for byte (its value is never decoded). */
+  readonly copied: readonly boolean[];
   /**
    * The row description the client gets: a column whose values are rewritten (masked, bucketed,
    * pseudonymised, computed and scanned) is declared as text, since its values no longer fit
@@ -61,6 +63,7 @@ const detectorsOnly: ColumnStep = (value, hits) => maskDetected(value, hits);
  */
 export function planRows(fields: readonly UpstreamField[], names: ColumnNames, view: DatabasePurposeView, tables: ReadonlyMap<string, DatabaseTableConfig>): RowPlanResult {
   const steps: ColumnStep[] = [];
+  const copied: boolean[] = [];
   const described: UpstreamField[] = [];
   const asText = (f: UpstreamField): UpstreamField => ({ ...f, dataTypeID: 25, dataTypeSize: -1, dataTypeModifier: -1, format: 'text' });
   const report = { kept: [] as string[], masked: [] as string[], dropped: [] as string[], scanned: [] as string[] };
@@ -92,6 +95,7 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
       return;
     }
     described.push(releasedAsIs(rule, field.dataTypeID) ? field : asText(field));
+    copied[i] = releasedAsIs(rule, field.dataTypeID);
     tablesShown.add(source.table);
     const table = tables.get(source.table);
     if (table?.subject === source.column) {
@@ -109,5 +113,79 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
       return { ok: false, reason: `select the customer id column of "${table}" with its other columns` };
     }
   }
-  return { ok: true, plan: { steps, fields: described, subjectIndex, report } };
+  for (let i = 0; i < fields.length; i++) copied[i] ??= false;
+  return { ok: true, plan: { steps, copied, fields: described, subjectIndex, report } };
+}
+
+/**
+ * One DataRow as released: columns kept as they are copied byte for byte, the others decoded,
+ * released by their step and encoded, into one buffer holding the whole message (this runs for
+ * every row of every result, so it allocates once and decodes only what it changes).
+ */
+export function releaseRow(plan: RowPlan, body: Buffer, hits: DetectorHits): Buffer {
+  const n = body.readInt16BE(0);
+  // A row that does not match its description, or whose lengths overrun it, is a broken or
+  // hostile server: nothing of it is released (and no uninitialised byte can be).
+  if (n !== plan.steps.length) throw new MalformedRow();
+  const starts = new Array<number>(n);
+  const lengths = new Array<number>(n);
+  const texts = new Array<string | null | undefined>(n);
+  let size = 1 + 4 + 2;
+  let at = 2;
+  for (let i = 0; i < n; i++) {
+    const len = body.readInt32BE(at);
+    at += 4;
+    if (len > body.length - at) throw new MalformedRow();
+    starts[i] = at;
+    lengths[i] = len;
+    if (len < 0) {
+      size += 4;
+      continue;
+    }
+    at += len;
+    if (plan.copied[i]) {
+      size += 4 + len;
+      continue;
+    }
+    const out = (plan.steps[i] as ColumnStep)(body.toString('utf8', starts[i], at), hits);
+    texts[i] = out;
+    size += 4 + (out === null ? 0 : Buffer.byteLength(out));
+  }
+  const row = Buffer.allocUnsafe(size);
+  row[0] = 0x44; // 'D'
+  row.writeInt32BE(size - 1, 1);
+  row.writeInt16BE(n, 5);
+  let to = 7;
+  for (let i = 0; i < n; i++) {
+    const len = lengths[i] as number;
+    const text = texts[i];
+    if (len < 0 || text === null) {
+      to = row.writeInt32BE(-1, to);
+    } else if (text === undefined) {
+      to = row.writeInt32BE(len, to);
+      to += body.copy(row, to, starts[i] as number, (starts[i] as number) + len);
+    } else {
+      const written = row.write(text, to + 4, 'utf8');
+      row.writeInt32BE(written, to);
+      to += 4 + written;
+    }
+  }
+  return row;
+}
+
+export class MalformedRow extends Error {
+  constructor() {
+    super('a data row does not match its description');
+  }
+}
+
+/** The text of one column of a DataRow (the customer id, for restrictions and the record). */
+export function rowValue(body: Buffer, index: number): string | null {
+  let at = 2;
+  for (let i = 0; i < index; i++) {
+    const len = body.readInt32BE(at);
+    at += 4 + Math.max(len, 0);
+  }
+  const len = body.readInt32BE(at);
+  return len < 0 ? null : body.toString('utf8', at + 4, at + 4 + len);
 }

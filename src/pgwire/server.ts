@@ -7,6 +7,7 @@ import type { ServerCertificate } from '../http/tls.js';
 import type { Logger } from '../logging.js';
 import type { PolicyHolder } from '../policy/compile.js';
 import type { Db } from '../store/db.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { loadStatementParser } from '../policy/statement.js';
 import { ColumnCatalogue } from './catalogue.js';
 import { Session } from './session.js';
@@ -30,6 +31,7 @@ export async function startDatabaseListener(deps: {
   readonly tls: TlsConfig;
   readonly certificate: ServerCertificate;
   readonly logger: Logger;
+  readonly metrics: Metrics;
 }): Promise<DatabaseListener> {
   const database = deps.policy.current.config.database;
   if (!database) throw new Error('database front end not configured');
@@ -57,9 +59,14 @@ export async function startDatabaseListener(deps: {
       sessions,
       maxSessions: database.upstream.maxSessions,
       catalogue,
+      metrics: deps.metrics,
     });
     open.add(session);
-    socket.once('close', () => open.delete(session));
+    deps.metrics.databaseSessions.set(open.size);
+    socket.once('close', () => {
+      open.delete(session);
+      deps.metrics.databaseSessions.set(open.size);
+    });
   });
   server.on('error', (err) => deps.logger.error({ err }, 'database listener error'));
   await new Promise<void>((ok, fail) => {

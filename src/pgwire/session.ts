@@ -11,6 +11,7 @@ import { loadBulkBudget, touchCustomers, windowCount } from '../governance/bulk-
 import { callerKey } from '../pipeline/decide.js';
 import type { Db } from '../store/db.js';
 import type { Logger } from '../logging.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { emptyHits, maskDetected } from '../mask/detectors.js';
 import type { Policy, PolicyHolder } from '../policy/compile.js';
 import type { StatementAnalysis, StatementCatalogue } from '../policy/statement.js';
@@ -35,6 +36,7 @@ export interface SessionDeps {
   readonly maxSessions: number;
   /** Table OID + attribute number → policy column, shared and kept current. */
   readonly catalogue: ColumnCatalogue;
+  readonly metrics: Metrics;
 }
 
 /** Client messages the relay forwards (the rest are handled by the session). */
@@ -75,6 +77,11 @@ export class Session {
   /** The purpose's statement catalogue, refined with the column types the database reported. */
   #catalogue: StatementCatalogue | undefined;
   #queue: FrontendMessage[] = [];
+  /** Messages for the client written together at the end of this turn (see #send). */
+  #outgoing: Buffer[] = [];
+  #outgoingBytes = 0;
+  /** The upstream paused because the client reads slowly: resumed once this turn's write drains. */
+  #resumeWhenDrained: (() => void) | undefined;
   #relay: Relay | undefined;
   #busy = false;
   #statements = 0;
@@ -147,20 +154,39 @@ export class Session {
     this.#drain();
   }
 
+  /**
+   * Queue a message for the client. Everything sent in one turn of the event loop leaves in one
+   * write (one TLS record where it fits): a result's rows are many small messages, and a write
+   * per row costs more than masking it. Returns false when the client is not keeping up.
+   */
   #send(bytes: Buffer): boolean {
     if (this.#phase === 'closed' || this.#socket.destroyed) return false;
-    // Messages written in one turn of the event loop leave as one TLS record.
-    if (!this.#socket.writableCorked) {
-      this.#socket.cork();
-      const socket = this.#socket;
-      process.nextTick(() => socket.uncork());
+    if (this.#outgoing.length === 0) process.nextTick(() => this.#flushOutgoing());
+    this.#outgoing.push(bytes);
+    this.#outgoingBytes += bytes.length;
+    return this.#socket.writableLength + this.#outgoingBytes < this.#socket.writableHighWaterMark;
+  }
+
+  #flushOutgoing(): void {
+    const out = this.#outgoing;
+    if (out.length === 0) return;
+    const bytes = out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out, this.#outgoingBytes);
+    this.#outgoing = [];
+    this.#outgoingBytes = 0;
+    if (this.#phase === 'closed' || this.#socket.destroyed) return;
+    const flowing = this.#socket.write(bytes);
+    const resume = this.#resumeWhenDrained;
+    if (resume) {
+      this.#resumeWhenDrained = undefined;
+      if (flowing) resume();
+      else this.#socket.once('drain', resume);
     }
-    return this.#socket.write(bytes);
   }
 
   /** End the session with a FATAL error; returns false (the message needs no more work). */
   #fatal(code: string, text: string): false {
     this.#send(backend.error('FATAL', code, text));
+    this.#flushOutgoing();
     this.#socket.end();
     this.close();
     return false;
@@ -254,10 +280,9 @@ export class Session {
     if (!decision.allowed) {
       this.#principal = decision.principal;
       this.#purpose = decision.declaredPurpose;
+      this.deps.metrics.refusals.inc({ code: decision.code });
       await this.#record('decision', { decision: 'deny', reason: decision.code, method: 'CONNECT' }).catch(() => undefined);
-      this.#send(backend.error('FATAL', sqlState(decision.code), refusalText(decision.code, decision.hint)));
-      this.#socket.end();
-      this.close();
+      this.#fatal(sqlState(decision.code), refusalText(decision.code, decision.hint));
       return;
     }
     this.#principal = decision.principal;
@@ -294,6 +319,7 @@ export class Session {
     if (!relay) return this.#fatal('XX000', 'session not ready');
     switch (message.type) {
       case 'X':
+        this.#flushOutgoing();
         this.#socket.end();
         this.close();
         return false;
@@ -314,6 +340,8 @@ export class Session {
     const database = this.#policy.database;
     let channel: ReturnType<Upstream['takeOver']> | undefined;
     const columns = this.deps.catalogue;
+    const metrics = this.deps.metrics;
+    const rows = metrics.databaseRows.labels(this.#purpose as string);
     const relay = new Relay({
       view,
       catalogue,
@@ -329,6 +357,7 @@ export class Session {
       purpose: this.#purpose as string,
       subjectsCap: this.#policy.config.audit.subjectsCap,
       toClient: (bytes) => this.#send(bytes),
+      rowReleased: () => rows.inc(),
       toUpstream: (bytes) => channel?.write(bytes),
       recordAllow: async (statement) => {
         if (!this.deps.audit.canRecord()) throw new Error('audit unavailable');
@@ -356,8 +385,14 @@ export class Session {
           this.#fatal('53000', 'the bulk count could not be stored');
         });
       },
-      recordRefusal: (reason) => this.#record('decision', { decision: 'deny', reason: 'CUSTODIAN_STATEMENT_REFUSED', method: 'SQL', detail: { refusal: reason } }),
+      recordRefusal: (reason) => {
+        metrics.databaseStatements.inc({ purpose: this.#purpose, decision: 'deny' });
+        metrics.refusals.inc({ code: 'CUSTODIAN_STATEMENT_REFUSED' });
+        return this.#record('decision', { decision: 'deny', reason: 'CUSTODIAN_STATEMENT_REFUSED', method: 'SQL', detail: { refusal: reason } });
+      },
       recordCompletion: (o) => {
+        metrics.databaseStatements.inc({ purpose: this.#purpose, decision: o.refusal ? 'deny' : 'allow' });
+        if (o.refusal) metrics.refusals.inc({ code: 'CUSTODIAN_STATEMENT_REFUSED' });
         const facts = this.#statementFacts(o.statement);
         void this.#record(
           'completion',
@@ -374,8 +409,9 @@ export class Session {
         ).catch(() => undefined);
       },
       backpressure: () => {
+        if (this.#resumeWhenDrained) return;
         channel?.pause();
-        this.#socket.once('drain', () => channel?.resume());
+        this.#resumeWhenDrained = () => channel?.resume();
       },
       cancelUpstream: () => upstream.cancel(),
     });
@@ -441,6 +477,6 @@ export class Session {
     this.#phase = 'closed';
     this.deps.sessions.delete(`${this.cancelKey.pid}.${this.cancelKey.secret}`);
     this.#socket.destroy();
-    void this.#upstream?.close();
+    void this.#upstream?.close(this.#relay !== undefined && !this.#relay.idle);
   }
 }

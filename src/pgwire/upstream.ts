@@ -34,7 +34,12 @@ export interface Upstream {
   columnNames(tables: readonly string[]): Promise<ColumnNames>;
   /** Ask the server to cancel this session's running statement (a CancelRequest of our own). */
   cancel(): void;
-  close(): Promise<void>;
+  /**
+   * End the connection: politely (Terminate) when it is idle; cut (the socket destroyed, so the
+   * server's statement fails on its next write) when a statement is still in flight — a server
+   * blocked writing to a paused reader would never read a Terminate.
+   */
+  close(abort?: boolean): Promise<void>;
 }
 
 /**
@@ -124,6 +129,9 @@ export async function connectUpstream(config: DatabaseConfig['upstream']): Promi
       socket.on('error', () => undefined);
       socket.setTimeout(5000, () => socket.destroy());
     },
-    close: () => client.end().catch(() => undefined),
+    close: async (abort = false) => {
+      if (abort) (client as unknown as { connection: { stream: Duplex } }).connection.stream.destroy();
+      else await client.end().catch(() => undefined);
+    },
   };
 }

@@ -4,6 +4,7 @@ import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import Cursor from 'pg-cursor';
 import t from 'tap';
 import { customer } from '../../src/demo/dataset.js';
 import { emptyHits, maskDetected } from '../../src/mask/detectors.js';
@@ -337,4 +338,69 @@ t.test('a migration that recreates a table is followed: nothing released under a
     t.ok(answer.includes(maskMobile(p.mobile)) || /retry the statement/.test(answer), `each answer masked or a retry refusal: ${answer.slice(0, 80)}`);
   }
   t.same((await session.query('SELECT count(*) AS n FROM customers')).rows, [{ n: '6' }], 'the session still serves');
+});
+
+t.test('rows stream: a cursor fetches a result in pieces, each masked; a client that stops reading holds the server back', async (t) => {
+  const { gw, loans, client, agent } = await setup(t);
+  const p = people[0] as (typeof people)[number];
+  const session = client(agent, 'customer_service');
+  await session.connect();
+  t.teardown(() => session.end().catch(() => undefined));
+  // Customer 2 objected: a run of 216 rows is left out, more than a whole cursor page.
+  t.equal((await asOfficer(gw.adminUrl, '/admin/restrictions', { customerId: '2', kind: 'objection', purposes: ['customer_service'], ticket: 'T-7' })).status, 201);
+  const product = 'SELECT a.id, a.mobile, b.id AS b_id FROM customers a, customers b, customers c2, customers d';
+  const whole = await waitFor(async () => {
+    const rows = (await session.query(product)).rows;
+    return rows.every((r) => r.id !== 2) && rows;
+  }, 'the restriction to reach the gateway');
+  t.equal(whole.length, 5 * 6 ** 3);
+  // node-postgres cursors: Execute with a row limit, PortalSuspended between the pieces.
+  const cursor = session.query(new Cursor(product));
+  const read: Record<string, unknown>[] = [];
+  const pages: number[] = [];
+  for (;;) {
+    const piece = await cursor.read(100);
+    if (piece.length === 0) break;
+    pages.push(piece.length);
+    read.push(...piece);
+  }
+  t.ok(pages.slice(0, -1).every((n) => n === 100), 'every page but the last is full, though restricted rows were left out');
+  await cursor.close();
+  t.equal(read.length, whole.length, 'the cursor reads every row');
+  t.ok(read.length > 1000);
+  t.ok(read.every((r) => r.mobile !== p.mobile && typeof r.mobile === 'string' && (r.mobile as string).includes('****')), 'every piece masked');
+
+  // A client that stops reading while a large result streams: once the socket buffers are full
+  // the gateway stops reading the server instead of buffering the result — the rows it releases
+  // stop growing while the server's statement is still running — and when the client hangs up
+  // the server's statement ends with it.
+  const huge = `${product}, customers e, customers f, customers g, customers h`;
+  const slow = client(agent, 'customer_service');
+  slow.on('error', () => undefined);
+  await slow.connect();
+  const stream = (slow as unknown as { connection: { stream: { pause(): void; destroy(): void } } }).connection.stream;
+  const query = new pg.Query(huge);
+  query.on('row', (row: Record<string, unknown>) => {
+    if (row.mobile === p.mobile) t.fail('a clear mobile reached the client');
+    stream.pause();
+  });
+  query.on('error', () => undefined);
+  const released = async () => (await gw.metrics.databaseRows.get()).values.reduce((n, v) => n + v.value, 0);
+  const rssBefore = process.memoryUsage().rss;
+  const baseline = await released();
+  slow.query(query);
+  let last = -1;
+  const plateau = await waitFor(async () => {
+    const now = await released();
+    const still = now > baseline && now === last;
+    last = now;
+    if (!still) await new Promise((r) => setTimeout(r, 100));
+    return still && now - baseline;
+  }, 'the gateway to stop releasing rows to a client that reads none');
+  const running = "SELECT 1 FROM pg_stat_activity WHERE application_name = 'custodian' AND state = 'active' AND query LIKE 'SELECT a.id, a.mobile%'";
+  t.equal((await loans.db.query(running)).rows.length, 1, `the statement is still running upstream, held back (${plateau} rows released so far)`);
+  t.ok(process.memoryUsage().rss - rssBefore < 256 * 2 ** 20, 'the gateway did not buffer the result');
+  stream.destroy();
+  await waitFor(async () => (await loans.db.query(running)).rows.length === 0, 'the statement to end with its client');
+  t.same((await session.query('SELECT count(*) AS n FROM loans')).rows, [{ n: '6' }], 'the gateway still serves');
 });
