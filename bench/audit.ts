@@ -32,7 +32,7 @@ function sampleRecord(i: number): AuditRecord {
 }
 
 /** Group-committed journal: `inFlight` appenders for `seconds`; records/s durable. */
-async function journalRate(seconds: number, inFlight: number): Promise<number> {
+export async function journalRate(seconds: number, inFlight: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'custodian-bench-journal-'));
   try {
     const journal = await Journal.open({ dir, instance: 'bench', segmentBytes: 64 * 2 ** 20, budgetBytes: 8 * 2 ** 30 });
