@@ -45,9 +45,21 @@ export function decodeBind(body: Buffer): BindMessage {
   return { portal: portal.value, statement: statement.value, resultFormats, resultFormatsAt };
 }
 
-/** The Bind body with its result formats replaced by "all text" (values are masked as text). */
-export function bindWithTextResults(body: Buffer, bind: BindMessage): Buffer {
-  return Buffer.concat([body.subarray(0, bind.resultFormatsAt), Buffer.from([0, 0])]);
+/** The format (0 text, 1 binary) a Bind asks for result column `i`. */
+export function resultFormatOf(bind: BindMessage, i: number): number {
+  if (bind.resultFormats.length === 0) return 0;
+  return (bind.resultFormats.length === 1 ? bind.resultFormats[0] : bind.resultFormats[i]) ?? 0;
+}
+
+/**
+ * The Bind body with its result formats replaced: `formats` per column, or "all text" when
+ * omitted (values the gateway rewrites are read as text).
+ */
+export function bindWithResultFormats(body: Buffer, bind: BindMessage, formats: readonly number[] = []): Buffer {
+  const tail = Buffer.alloc(2 + 2 * formats.length);
+  tail.writeInt16BE(formats.length, 0);
+  formats.forEach((f, i) => tail.writeInt16BE(f, 2 + 2 * i));
+  return Buffer.concat([body.subarray(0, bind.resultFormatsAt), tail]);
 }
 
 /** Describe / Close: 'S' (statement) or 'P' (portal), and the name. */

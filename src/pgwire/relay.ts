@@ -7,8 +7,8 @@ import type { DatabasePurposeView } from '../policy/database.js';
 import { analyzeStatement, type StatementAnalysis, type StatementCatalogue } from '../policy/statement.js';
 import { SubjectSet } from '../audit/subjects.js';
 import { backend, cString, message } from './frames.js';
-import { bindWithTextResults, decodeBind, decodeExecute, executeBody, decodeFields, decodeParse, decodeRowDescription, decodeTarget } from './messages.js';
-import { planRows, releaseRow, rowValue, type RowPlan } from './result-masker.js';
+import { bindWithResultFormats, decodeBind, decodeExecute, executeBody, resultFormatOf, decodeFields, decodeParse, decodeRowDescription, decodeTarget } from './messages.js';
+import { inClientFormats, planRows, releaseRow, rowSubject, type RowPlan, serverResultFormats } from './result-masker.js';
 import type { ColumnNames, UpstreamField } from './upstream.js';
 
 type Allowed = Extract<StatementAnalysis, { ok: true }>;
@@ -97,6 +97,8 @@ interface Described {
   readonly analysis: Allowed;
   /** The row plan of its description (planned once, used by every execution while the catalogue stands). */
   planned?: Planned;
+  /** A portal's result format per column as its client asked (its descriptions are given so). */
+  readonly clientFormat?: (i: number) => number;
 }
 
 /** What the server will answer to each message forwarded, in order. */
@@ -133,6 +135,8 @@ export class Relay {
   /** Server messages held back while a statement's customers are being counted. */
   #held: Promise<void> | undefined;
   readonly #heldMessages: [string, Buffer][] = [];
+  /** Binds held until a statement's description arrives (see #bind). */
+  #planWaiters: (() => void)[] = [];
   /** The server reported an error in an extended-protocol batch and skips to the next Sync. */
   #skipping = false;
   txStatus: 'I' | 'T' | 'E' = 'I';
@@ -204,22 +208,8 @@ export class Relay {
         host.toUpstream(message('P', body));
         return;
       }
-      case 'B': {
-        const bind = decodeBind(body);
-        this.#pending.push({ kind: 'bind' });
-        const statement = this.#statements.get(bind.statement);
-        if (bind.resultFormats.includes(1)) {
-          // Binary results cannot be masked as text is; refused rather than passed through.
-          this.#portals.delete(bind.portal);
-          const mark = this.#refusalMark('binary result formats are not released through the gateway; ask for text.');
-          host.toUpstream(message('B', Buffer.from(`${bind.portal}\0${mark}\0\0\0\0\0\0\0`)));
-          return;
-        }
-        if (statement) this.#portals.set(bind.portal, { analysis: statement.analysis, planned: statement.planned });
-        else this.#portals.delete(bind.portal);
-        host.toUpstream(message('B', bindWithTextResults(body, bind)));
-        return;
-      }
+      case 'B':
+        return this.#bind(body);
       case 'D': {
         const target = decodeTarget(body);
         this.#pending.push({ kind: 'describe', target: target.kind, name: target.name, swallow: false });
@@ -265,6 +255,50 @@ export class Relay {
       default:
         throw new Error(`unexpected client message ${type}`);
     }
+  }
+
+  #wakePlanWaiters(): void {
+    for (const wake of this.#planWaiters.splice(0)) wake();
+  }
+
+  /** A Bind: forwarded asking the server for the result formats the relay can release. */
+  #bind(body: Buffer, described = false): Promise<void> | undefined {
+    const host = this.host;
+    const bind = decodeBind(body);
+    const statement = this.#statements.get(bind.statement);
+    if (bind.resultFormats.includes(1) && statement && !statement.planned && !described) {
+      // The client asks for binary before the statement's description came back (pgjdbc sends
+      // Parse, Describe and Bind in one batch): ask the server for it and hold the Bind until then.
+      this.#pending.push({ kind: 'describe', target: 'S', name: bind.statement, swallow: true });
+      host.toUpstream(message('D', Buffer.from(`S${bind.statement}\0`)));
+      host.toUpstream(message('H', Buffer.alloc(0)));
+      return new Promise<void>((resolve) => this.#planWaiters.push(resolve)).then(() => this.#bind(body, true));
+    }
+    this.#pending.push({ kind: 'bind' });
+    if (bind.resultFormats.includes(1)) {
+      // Binary results (pgjdbc after five runs of a statement; drivers that use binary
+      // throughout): columns released as they are come in the client's format, byte for
+      // byte; the ones the gateway rewrites are asked for as text. That needs the statement's
+      // description; without it, refused rather than passed through.
+      const planned = this.#storedPlan(statement);
+      if (!statement?.planned || !planned?.ok) {
+        this.#portals.delete(bind.portal);
+        const reason = planned && !planned.ok ? `${planned.reason}.` : 'binary results need the statement described first, or ask for text.';
+        const mark = this.#refusalMark(reason);
+        host.toUpstream(message('B', Buffer.from(`${bind.portal}\0${mark}\0\0\0\0\0\0\0`)));
+        return undefined;
+      }
+      const clientFormat = (i: number) => resultFormatOf(bind, i);
+      const formats = serverResultFormats(planned.plan, clientFormat);
+      const fields = statement.planned.fields.map((f, i) => ({ ...f, format: formats[i] === 1 ? ('binary' as const) : ('text' as const) }));
+      this.#portals.set(bind.portal, { analysis: statement.analysis, planned: this.#plan(fields), clientFormat });
+      host.toUpstream(message('B', bindWithResultFormats(body, bind, formats)));
+      return undefined;
+    }
+    if (statement) this.#portals.set(bind.portal, { analysis: statement.analysis, planned: statement.planned });
+    else this.#portals.delete(bind.portal);
+    host.toUpstream(message('B', bindWithResultFormats(body, bind)));
+    return undefined;
   }
 
   /** Record before release; when the record cannot be made (or the bulk limit is reached), the statement is not run. */
@@ -377,6 +411,7 @@ export class Relay {
         return;
       case 'n':
         this.#pending.shift();
+        this.#wakePlanWaiters();
         if (head?.kind === 'describe' && !head.swallow) host.toClient(message(type, body));
         return;
       case 'T': {
@@ -387,6 +422,7 @@ export class Relay {
           this.#pending.shift();
           const entry = head.target === 'S' ? this.#statements.get(head.name) : this.#portals.get(head.name);
           if (entry) entry.planned = stored;
+          this.#wakePlanWaiters();
           if (head.swallow) return;
           if (!planned.ok) {
             // The statement cannot be released: refused here, and the rest of the batch discarded.
@@ -396,7 +432,7 @@ export class Relay {
             this.#skipping = true;
             return;
           }
-          host.toClient(backend.rowDescription(planned.plan.fields));
+          host.toClient(backend.rowDescription(entry?.clientFormat ? inClientFormats(planned.plan.fields, entry.clientFormat) : planned.plan.fields));
           return;
         }
         const execution = this.#current();
@@ -424,7 +460,7 @@ export class Relay {
         }
         const plan = execution.plan;
         if (plan.subjectIndex !== undefined) {
-          const id = rowValue(body, plan.subjectIndex);
+          const id = rowSubject(plan, body);
           if (id !== null && id !== undefined) {
             if (host.restrictions.restricts(id, host.purpose)) {
               execution.restrictedDropped++;
@@ -471,6 +507,7 @@ export class Relay {
         host.toClient(message(type, body));
         return;
       case 'E': {
+        this.#wakePlanWaiters();
         const fields = decodeFields(body);
         const text = [...fields.values()].join(' ');
         const mark = [...this.#refusals.keys()].find((m) => text.includes(m));
@@ -493,6 +530,7 @@ export class Relay {
         return;
       }
       case 'Z': {
+        this.#wakePlanWaiters();
         const status = String.fromCharCode(body[0] as number);
         this.txStatus = status === 'T' || status === 'E' ? status : 'I';
         this.#discarding = false;

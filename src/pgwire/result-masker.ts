@@ -27,6 +27,8 @@ export interface RowPlan {
   readonly fields: readonly UpstreamField[];
   /** Index of the column naming the customer (restrictions, records), if the result has one. */
   readonly subjectIndex: number | undefined;
+  /** The type of that column when it comes in binary (its value is decoded to text to be checked). */
+  readonly subjectBinaryType: number | undefined;
   /** Column names by what was done to them, for the field report. */
   readonly report: { kept: string[]; masked: string[]; dropped: string[]; scanned: string[] };
 }
@@ -57,9 +59,10 @@ const detectorsOnly: ColumnStep = (value, hits) => maskDetected(value, hits);
 /**
  * How each column of a result is released for this purpose. A column of a policy table gets its
  * dictionary field's rule under the purpose's view; a column the policy does not list is NULL; a
- * computed column (no source table) passes the detectors. A binary-format column is refused, and
- * so is a result showing a customer table's columns without its customer id column (restrictions
- * could not be applied to its rows).
+ * computed column (no source table) passes the detectors. A binary-format column is accepted only
+ * where its bytes are released as they are (or it is the customer id, of a type read here);
+ * refused too is a result showing a customer table's columns without its customer id column
+ * (restrictions could not be applied to its rows).
  */
 export function planRows(fields: readonly UpstreamField[], names: ColumnNames, view: DatabasePurposeView, tables: ReadonlyMap<string, DatabaseTableConfig>): RowPlanResult {
   const steps: ColumnStep[] = [];
@@ -68,16 +71,14 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
   const asText = (f: UpstreamField): UpstreamField => ({ ...f, dataTypeID: 25, dataTypeSize: -1, dataTypeModifier: -1, format: 'text' });
   const report = { kept: [] as string[], masked: [] as string[], dropped: [] as string[], scanned: [] as string[] };
   let subjectIndex: number | undefined;
+  let subjectBinaryType: number | undefined;
   const tablesShown = new Set<string>();
   const subjectsShown = new Set<string>();
   let unknownColumns = false;
+  let binaryRewritten = false;
   fields.forEach((field, i) => {
-    if (field.format === 'binary') {
-      steps.push(asNull);
-      described.push(asText(field));
-      return;
-    }
     if (field.tableID === 0) {
+      if (field.format === 'binary') binaryRewritten = true;
       steps.push(detectorsOnly);
       described.push(asText(field));
       report.scanned.push(field.name);
@@ -96,17 +97,26 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
     }
     described.push(releasedAsIs(rule, field.dataTypeID) ? field : asText(field));
     copied[i] = releasedAsIs(rule, field.dataTypeID);
+    // A value released as it is may travel in binary (its bytes are copied); one the gateway
+    // rewrites must come as text — the relay asks the server for that, so binary here is refused.
+    if (field.format === 'binary' && !copied[i]) binaryRewritten = true;
     tablesShown.add(source.table);
     const table = tables.get(source.table);
     if (table?.subject === source.column) {
       subjectsShown.add(source.table);
-      subjectIndex ??= i;
+      if (subjectIndex === undefined) {
+        subjectIndex = i;
+        if (field.format === 'binary') {
+          if (!BINARY_SUBJECT_TYPES.has(field.dataTypeID)) binaryRewritten = true;
+          subjectBinaryType = field.dataTypeID;
+        }
+      }
     }
     steps.push(released(rule, field.dataTypeID));
     const action = rule.operator.action;
     (action === 'kept' ? report.kept : action === 'dropped' || action === 'nulled' ? report.dropped : report.masked).push(field.name);
   });
-  if (fields.some((f) => f.format === 'binary')) return { ok: false, reason: 'binary result columns are not released' };
+  if (binaryRewritten) return { ok: false, reason: 'a masked or scanned column came in binary format' };
   if (unknownColumns) return { ok: false, reason: 'the table changed since the gateway read the database catalogue; retry the statement', unknownColumns: true };
   for (const table of tablesShown) {
     if (tables.get(table)?.subject !== undefined && !subjectsShown.has(table)) {
@@ -114,7 +124,22 @@ export function planRows(fields: readonly UpstreamField[], names: ColumnNames, v
     }
   }
   for (let i = 0; i < fields.length; i++) copied[i] ??= false;
-  return { ok: true, plan: { steps, copied, fields: described, subjectIndex, report } };
+  return { ok: true, plan: { steps, copied, fields: described, subjectIndex, subjectBinaryType, report } };
+}
+
+/**
+ * The result formats to ask the server for, given those the client asked for: a column released
+ * as it is in the client's format (its bytes are copied either way), a rewritten one as text —
+ * the gateway writes its masked text, which is also its binary form, since a rewritten column
+ * is declared as type text.
+ */
+export function serverResultFormats(plan: RowPlan, clientFormat: (i: number) => number): number[] {
+  return plan.copied.map((copied, i) => (copied ? clientFormat(i) : 0));
+}
+
+/** The row description for the client: each column in the format the client asked for. */
+export function inClientFormats(fields: readonly UpstreamField[], clientFormat: (i: number) => number): UpstreamField[] {
+  return fields.map((f, i) => ({ ...f, format: clientFormat(i) === 1 ? 'binary' : 'text' }));
 }
 
 /**
@@ -179,13 +204,36 @@ export class MalformedRow extends Error {
   }
 }
 
-/** The text of one column of a DataRow (the customer id, for restrictions and the record). */
-export function rowValue(body: Buffer, index: number): string | null {
+/** Customer id column types whose binary form the gateway reads (integers, text, uuid). */
+const BINARY_SUBJECT_TYPES = new Set([20, 21, 23, 25, 1042, 1043, 2950]);
+
+/** The customer id of a DataRow as text (for restrictions, the bulk guard and the record), whatever its format. */
+export function rowSubject(plan: RowPlan, body: Buffer): string | null {
+  const index = plan.subjectIndex as number;
   let at = 2;
   for (let i = 0; i < index; i++) {
     const len = body.readInt32BE(at);
     at += 4 + Math.max(len, 0);
   }
   const len = body.readInt32BE(at);
-  return len < 0 ? null : body.toString('utf8', at + 4, at + 4 + len);
+  if (len < 0) return null;
+  at += 4;
+  if (len > body.length - at) throw new MalformedRow();
+  switch (plan.subjectBinaryType) {
+    case undefined:
+    case 25:
+    case 1042:
+    case 1043:
+      return body.toString('utf8', at, at + len);
+    case 21:
+      return String(body.readInt16BE(at));
+    case 23:
+      return String(body.readInt32BE(at));
+    case 20:
+      return String(body.readBigInt64BE(at));
+    default: {
+      const hex = body.toString('hex', at, at + len);
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,7 +8,7 @@ import Cursor from 'pg-cursor';
 import t from 'tap';
 import { customer } from '../../src/demo/dataset.js';
 import { emptyHits, maskDetected } from '../../src/mask/detectors.js';
-import { maskMobile, maskResidentId } from '../../src/mask/presets.js';
+import { maskMobile, maskName, maskResidentId } from '../../src/mask/presets.js';
 import { journalText } from '../helpers/child-gateway.js';
 import { startTestGateway, testKey } from '../helpers/gateway.js';
 import { createLoanDatabase } from '../helpers/loan-database.js';
@@ -18,6 +18,8 @@ import { asOfficer } from '../helpers/admin.js';
 import { waitFor } from '../helpers/wait.js';
 
 const exec = promisify(execFile);
+/** pgjdbc as Debian packages it (libpostgresql-jdbc-java). */
+const PGJDBC = '/usr/share/java/postgresql.jar';
 
 /**
  * The PostgreSQL front end against the machine's PostgreSQL, through real clients (node-postgres
@@ -179,8 +181,12 @@ t.test('hostile sessions and statements are refused; nothing unapproved reaches 
   t.equal((await c.query({ ...named, values: [100] })).rows.length, 0, 'executed again');
   const refusedParam = await c.query("SELECT id FROM customers WHERE mobile LIKE $1", ['138%']).catch((err: { code?: string; message: string }) => err);
   t.match(refusedParam, { code: '42501', message: /CUSTODIAN_STATEMENT_REFUSED/ }, 'a parameterised predicate on a masked column is refused');
-  const binary = await c.query({ text: 'SELECT id FROM customers WHERE id = $1', values: [2], binary: true } as pg.QueryConfig).catch((err: { code?: string; message: string }) => err);
-  t.match(binary, { code: '42501', message: /binary result formats/ }, 'binary results are refused, never passed through');
+  // Binary results: columns released as they are travel in binary, masked ones as their masked
+  // text (declared text, whose binary form is its UTF-8) — never the server's binary of a clear value.
+  const second = people[1] as (typeof people)[number];
+  const binary = await c.query({ text: 'SELECT id, id_number, mobile FROM customers WHERE id = $1', values: [2], binary: true } as pg.QueryConfig);
+  t.same(binary.rows, [{ id: 2, id_number: maskResidentId(second.idNumber), mobile: maskMobile(second.mobile) }], 'binary results: masked, ids read in binary');
+  t.same(binary.fields.map((f) => [f.name, f.format, f.dataTypeID]), [['id', 'binary', 23], ['id_number', 'binary', 25], ['mobile', 'binary', 25]], 'described in the formats the client asked for');
   t.same((await c.query('SELECT id FROM customers WHERE id = 2')).rows, [{ id: 2 }], 'and the session goes on');
   await c.end();
 
@@ -403,4 +409,33 @@ t.test('rows stream: a cursor fetches a result in pieces, each masked; a client 
   stream.destroy();
   await waitFor(async () => (await loans.db.query(running)).rows.length === 0, 'the statement to end with its client');
   t.same((await session.query('SELECT count(*) AS n FROM loans')).rows, [{ n: '6' }], 'the gateway still serves');
+});
+
+t.test('JDBC (pgjdbc, as Java applications and BI tools connect): masked rows, a prepared statement past binary transfer, a refused predicate', async (t) => {
+  if (!requireTool(t, 'java', '-version')) return;
+  if (!existsSync(PGJDBC)) {
+    if (process.env.CI === 'true') t.fail(`${PGJDBC} is missing (CI installs libpostgresql-jdbc-java in .ci/run)`);
+    else t.comment('pgjdbc not installed: this check did not run');
+    return;
+  }
+  const { gw, agent, officer } = await setup(t);
+  const p = people[0] as (typeof people)[number];
+  const probe = async (token: string, purpose: string, ...statements: string[]) =>
+    (await exec('java', ['-cp', PGJDBC, join(import.meta.dirname, 'jdbc', 'Probe.java'), String(gw.databasePort), token, purpose, ...statements], { timeout: 120_000 })).stdout
+      .trim()
+      .split('\n');
+  const service = await probe(
+    agent,
+    'customer_service',
+    'SELECT id, name, id_number, mobile FROM customers WHERE id = 1',
+    'prepared:8:SELECT c.id, c.mobile, l.customer_id, l.amount, l.status FROM customers c JOIN loans l ON l.customer_id = c.id WHERE c.id = ?',
+    "SELECT id FROM customers WHERE id_number LIKE '1101%'",
+  );
+  t.same(service[0]?.split('\t'), ['query', 'id=1', `name=${maskName(p.name)}`, `id_number=${maskResidentId(p.idNumber)}`, `mobile=${maskMobile(p.mobile)}`], 'a plain query: masked');
+  // pgjdbc prepares on the server from the 5th run and then asks for binary results.
+  for (let n = 0; n < 8; n++) t.same(service[1 + n]?.split('\t'), [`run${n}`, 'id=1', `mobile=${maskMobile(p.mobile)}`, 'customer_id=1', 'amount=1000', 'status=active'], `prepared run ${n + 1}: masked, numbers read`);
+  t.match(service[9], /^error\t42501\t.*CUSTODIAN_STATEMENT_REFUSED/, 'a predicate on a masked column: refused');
+  t.notOk(service.join('\n').includes(p.idNumber) || service.join('\n').includes(p.mobile), 'nothing clear');
+  const credit = await probe(officer, 'credit_assessment', 'prepared:7:SELECT id, id_number FROM customers WHERE id = ?');
+  t.same(credit.at(-1)?.split('\t'), ['run6', 'id=1', `id_number=${p.idNumber}`], 'another purpose, its own view, in binary transfer too');
 });
