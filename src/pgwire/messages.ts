@@ -58,7 +58,7 @@ export function resultFormatOf(bind: BindMessage, i: number): number {
 export function bindWithResultFormats(body: Buffer, bind: BindMessage, formats: readonly number[] = []): Buffer {
   const tail = Buffer.alloc(2 + 2 * formats.length);
   tail.writeInt16BE(formats.length, 0);
-  formats.forEach((f, i) => tail.writeInt16BE(f, 2 + 2 * i));
+  for (const [i, f] of formats.entries()) tail.writeInt16BE(f, 2 + 2 * i);
   return Buffer.concat([body.subarray(0, bind.resultFormatsAt), tail]);
 }
 
