@@ -11,9 +11,10 @@ import { benchAuth } from './auth.js';
 import { benchMasking } from './masking.js';
 import { benchProxy } from './proxy.js';
 import { benchPgwire } from './pgwire.js';
+import { benchStages } from './profile-proxy.js';
 import { type BenchSection, writeResults } from './results.js';
 
-const parts: Record<string, () => Promise<BenchSection>> = { auth: benchAuth, masking: benchMasking, audit: benchAudit, proxy: benchProxy, pgwire: benchPgwire };
+const parts: Record<string, () => Promise<BenchSection>> = { auth: benchAuth, masking: benchMasking, audit: benchAudit, proxy: benchProxy, stages: benchStages, pgwire: benchPgwire };
 
 // BENCH_ONLY=proxy (or auth, masking, audit) runs one part, for quick iterations; the
 // committed RESULTS.md always comes from a full run.

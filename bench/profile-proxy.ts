@@ -1,0 +1,150 @@
+/**
+ * Where Custodian's CPU goes per request, measured in the running gateway: the bench policy
+ * (as bench/proxy.ts), the gateway in this process under the V8 sampling profiler while
+ * autocannon sends the 2 KB (or BENCH_PROFILE_PATH) request for BENCH_DURATION seconds from
+ * another process. Gives CPU per request and its split by pipeline stage (the profile's
+ * samples attributed to the innermost src/ module on their stack, or to Node's TLS/HTTP/stream
+ * internals); BENCH_PROFILE_OUT keeps the profile for a closer look in DevTools.
+ *
+ *   BENCH_ONLY=stages npm run bench      (part of the full run)
+ *   npx tsx bench/profile-proxy.ts       (printed; BENCH_AUDIT=async leaves out the fsync)
+ */
+import { spawn } from 'node:child_process';
+import { Session } from 'node:inspector/promises';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+import { loadConfig } from '../src/config/load.js';
+import { silentLogger } from '../src/logging.js';
+import { startGateway } from '../src/server.js';
+import { benchPolicy } from './proxy.js';
+import type { BenchSection } from './results.js';
+import { scratchDatabase } from './scratch-database.js';
+
+const seconds = Number(process.env.BENCH_DURATION ?? 5);
+const path = process.env.BENCH_PROFILE_PATH ?? '/api/customers/small';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** The stage a stack belongs to: its innermost frame in src/ (by directory and file), else Node's part. */
+function stageOf(stack: ProfileNode[]): string {
+  for (const node of stack) {
+    const m = /\/src\/([^?]+)\.ts/.exec(node.callFrame.url);
+    if (m) return `src/${m[1]}`;
+  }
+  const top = stack[0];
+  if (!top) return '(unknown)';
+  if (top.callFrame.functionName === '(garbage collector)') return '(garbage collector)';
+  for (const node of stack) {
+    const url = node.callFrame.url;
+    if (/node:(_tls|tls|internal\/tls)/.test(url)) return 'node: TLS';
+    if (/node:(_http|http|internal\/http)|fastify|find-my-way|light-my-request/.test(url)) return 'node/fastify: HTTP';
+    if (/undici/.test(url)) return 'undici (upstream leg)';
+    if (/node:(net|internal\/stream|internal\/streams|stream)/.test(url)) return 'node: sockets and streams';
+  }
+  return `other: ${top.callFrame.functionName || '(anonymous)'}`;
+}
+
+export interface StageProfile {
+  readonly requests: number;
+  /** Process CPU (all threads) per request, µs. */
+  readonly perRequest: number;
+  /** Sampled main-thread CPU per request, µs (what the stages split). */
+  readonly mainThread: number;
+  readonly stages: readonly { stage: string; us: number }[];
+}
+
+export async function profileStages(): Promise<StageProfile> {
+  const dir = mkdtempSync(join(tmpdir(), 'custodian-profile-'));
+  const scratch = scratchDatabase();
+  try {
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
+    const upstream = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/upstream.ts'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const upstreamPort = await new Promise<number>((resolve) => upstream.once('message', (m: { port: number }) => resolve(m.port)));
+    const token = await benchPolicy(dir, upstreamPort, pems.cert, pems.private, scratch.url);
+    const name = process.env.BENCH_AUDIT === 'async' ? 'custodian-async' : 'custodian';
+    const gateway = await startGateway(loadConfig(join(dir, `${name}.yaml`)), { logger: silentLogger(), varDir: join(dir, 'var') });
+    const url = `${gateway.dataUrl}${path}`;
+    const cannon = (duration: number) =>
+      new Promise<number>((resolve, reject) => {
+        const args = ['autocannon', '-j', '-c', '16', '-d', String(duration), '-H', `authorization=Bearer ${token}`, '-H', 'x-purpose=customer_service', url];
+        const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' } });
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => (out += c));
+        child.once('exit', () => {
+          try {
+            const r = JSON.parse(out) as { requests: { total: number }; non2xx: number; errors: number };
+            if (r.non2xx || r.errors) reject(new Error(`${r.non2xx} non-2xx, ${r.errors} errors`));
+            resolve(r.requests.total);
+          } catch (err) {
+            reject(err);
+          }
+        });
+      });
+    await cannon(1); // warm-up
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+    const before = process.cpuUsage();
+    const requests = await cannon(seconds);
+    const cpu = process.cpuUsage(before);
+    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: Profile };
+    if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(profile));
+    const perRequest = (cpu.user + cpu.system) / requests;
+
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const stages = new Map<string, number>();
+    let busy = 0;
+    profile.samples.forEach((id, i) => {
+      const node = byId.get(id) as ProfileNode;
+      if (node.callFrame.functionName === '(idle)') return;
+      const dt = profile.timeDeltas[i] ?? 0;
+      const stack: ProfileNode[] = [];
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) stack.push(byId.get(cur) as ProfileNode);
+      const stage = stageOf(stack);
+      stages.set(stage, (stages.get(stage) ?? 0) + dt);
+      busy += dt;
+    });
+    await gateway.close();
+    upstream.kill();
+    return { requests, perRequest, mainThread: busy / requests, stages: [...stages].sort((a, b) => b[1] - a[1]).map(([stage, t]) => ({ stage, us: t / requests })) };
+  } finally {
+    scratch.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The stage split as a bench section: µs of main-thread CPU per request, largest first. */
+export async function benchStages(): Promise<BenchSection> {
+  const p = await profileStages();
+  const shown = p.stages.filter((s) => s.us >= 5);
+  const rest = p.stages.filter((s) => s.us < 5).reduce((n, s) => n + s.us, 0);
+  return {
+    title: 'CPU budget per stage (issue 14)',
+    description: `The gateway in one process under the V8 sampling profiler while autocannon (16 connections, another process) sends the 2 KB masked request for ${seconds} s, durable audit to PostgreSQL. Process CPU (all threads: the journal's fdatasync and GC run off the main thread) ${p.perRequest.toFixed(0)} µs per request; the main thread's ${p.mainThread.toFixed(0)} µs split by stage — each sample goes to the innermost src/ module on its stack (so Node's TLS and socket work called from a stage counts in that stage), else to Node's own part. Method: bench/profile-proxy.ts.`,
+    rows: [
+      ...shown.map((s) => ({ name: s.stage, value: s.us, unit: 'µs/request', target: '—', pass: undefined })),
+      { name: `${p.stages.length - shown.length} other stages under 5 µs each`, value: rest, unit: 'µs/request', target: '—', pass: undefined },
+    ],
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const p = await profileStages();
+  console.log(`${p.requests} requests in ${seconds} s; gateway process CPU ${p.perRequest.toFixed(0)} µs per request (main thread ${p.mainThread.toFixed(0)} µs sampled)`);
+  for (const { stage, us } of p.stages.slice(0, 30)) console.log(`${us.toFixed(1).padStart(8)} µs  ${stage}`);
+}
