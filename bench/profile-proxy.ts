@@ -10,6 +10,8 @@
  *   npx tsx bench/profile-proxy.ts       (printed; BENCH_AUDIT=async leaves out the fsync)
  */
 import { spawn } from 'node:child_process';
+import fastifyHttpProxy from '@fastify/http-proxy';
+import Fastify from 'fastify';
 import { Session } from 'node:inspector/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,23 +38,35 @@ interface Profile {
   timeDeltas: number[];
 }
 
-/** The stage a stack belongs to: its innermost frame in src/ (by directory and file), else Node's part. */
+/** The baseline, in this process: a bare @fastify/http-proxy over the same TLS. */
+async function bareProxy(upstreamPort: number, cert: string, key: string) {
+  const app = Fastify({ https: { cert, key }, logger: false });
+  await app.register(fastifyHttpProxy, { upstream: `http://127.0.0.1:${upstreamPort}` });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  return { dataUrl: `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, close: () => app.close() };
+}
+
+/**
+ * The stage a sample belongs to, walking its stack from the leaf: Node's TLS, HTTP, socket and
+ * stream internals and undici are their own parts even when a Custodian stage called them (the
+ * response write happens inside the audit stage's callback, for instance, and is the same work
+ * a bare proxy does); otherwise the innermost src/ module.
+ */
 function stageOf(stack: ProfileNode[]): string {
-  for (const node of stack) {
-    const m = /\/src\/([^?]+)\.ts/.exec(node.callFrame.url);
-    if (m) return `src/${m[1]}`;
-  }
-  const top = stack[0];
-  if (!top) return '(unknown)';
-  if (top.callFrame.functionName === '(garbage collector)') return '(garbage collector)';
+  if (stack[0]?.callFrame.functionName === '(garbage collector)') return '(garbage collector)';
   for (const node of stack) {
     const url = node.callFrame.url;
+    const m = /\/src\/([^?]+)\.ts/.exec(url);
+    if (m) return `src/${m[1]}`;
     if (/node:(_tls|tls|internal\/tls)/.test(url)) return 'node: TLS';
-    if (/node:(_http|http|internal\/http)|fastify|find-my-way|light-my-request/.test(url)) return 'node/fastify: HTTP';
+    if (/node:(_http|http|internal\/http)|\/fastify\/|find-my-way|light-my-request|@fastify\//.test(url)) return 'node/fastify: HTTP';
     if (/undici/.test(url)) return 'undici (upstream leg)';
     if (/node:(net|internal\/stream|internal\/streams|stream)/.test(url)) return 'node: sockets and streams';
+    if (/prom-client/.test(url)) return 'prom-client';
+    if (/\/pg\/|pg-protocol/.test(url)) return 'pg (store client)';
   }
-  return `other: ${top.callFrame.functionName || '(anonymous)'}`;
+  return `other: ${stack[0]?.callFrame.functionName || '(anonymous)'}`;
 }
 
 export interface StageProfile {
@@ -73,7 +87,9 @@ export async function profileStages(): Promise<StageProfile> {
     const upstreamPort = await new Promise<number>((resolve) => upstream.once('message', (m: { port: number }) => resolve(m.port)));
     const token = await benchPolicy(dir, upstreamPort, pems.cert, pems.private, scratch.url);
     const name = process.env.BENCH_AUDIT === 'async' ? 'custodian-async' : 'custodian';
-    const gateway = await startGateway(loadConfig(join(dir, `${name}.yaml`)), { logger: silentLogger(), varDir: join(dir, 'var') });
+    // BENCH_PROFILE_TARGET=bare profiles the bare @fastify/http-proxy the same way, for comparison.
+    const gateway =
+      process.env.BENCH_PROFILE_TARGET === 'bare' ? await bareProxy(upstreamPort, pems.cert, pems.private) : await startGateway(loadConfig(join(dir, `${name}.yaml`)), { logger: silentLogger(), varDir: join(dir, 'var') });
     const url = `${gateway.dataUrl}${path}`;
     const cannon = (duration: number) =>
       new Promise<number>((resolve, reject) => {

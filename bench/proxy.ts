@@ -22,7 +22,7 @@ const DURATION_SEC = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = 16;
 const SETTLE_MS = 2000;
 
-function hasTaskset(): boolean {
+export function hasTaskset(): boolean {
   try {
     execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
     return true;
@@ -32,7 +32,7 @@ function hasTaskset(): boolean {
 }
 
 /** Start a server script (TypeScript through tsx), optionally pinned to one core; resolve its port. */
-function startServer(script: string, env: Record<string, string>, core: number | undefined): Promise<{ child: ChildProcess; port: number }> {
+export function startServer(script: string, env: Record<string, string>, core: number | undefined): Promise<{ child: ChildProcess; port: number }> {
   const args = ['--import', 'tsx', script];
   const child =
     core === undefined
@@ -49,7 +49,7 @@ function startServer(script: string, env: Record<string, string>, core: number |
 }
 
 /** utime + stime of a process in microseconds (Linux /proc). */
-function cpuMicrosOf(pid: number): number {
+export function cpuMicrosOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);

@@ -12,9 +12,10 @@ import { benchMasking } from './masking.js';
 import { benchProxy } from './proxy.js';
 import { benchPgwire } from './pgwire.js';
 import { benchStages } from './profile-proxy.js';
+import { benchSoak } from './soak.js';
 import { type BenchSection, writeResults } from './results.js';
 
-const parts: Record<string, () => Promise<BenchSection>> = { auth: benchAuth, masking: benchMasking, audit: benchAudit, proxy: benchProxy, stages: benchStages, pgwire: benchPgwire };
+const parts: Record<string, () => Promise<BenchSection>> = { auth: benchAuth, masking: benchMasking, audit: benchAudit, proxy: benchProxy, stages: benchStages, pgwire: benchPgwire, soak: benchSoak };
 
 // BENCH_ONLY=proxy (or auth, masking, audit) runs one part, for quick iterations; the
 // committed RESULTS.md always comes from a full run.
@@ -36,7 +37,7 @@ if (only) {
       const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts'], {
         env: { ...process.env, BENCH_ONLY: name, BENCH_SECTION_FILE: file },
         stdio: 'inherit',
-        timeout: 10 * 60_000,
+        timeout: 20 * 60_000,
       });
       if (child.status !== 0) throw new Error(`bench part ${name} failed (${child.status ?? child.signal})`);
       sections.push(JSON.parse(readFileSync(file, 'utf8')) as BenchSection);
