@@ -39,6 +39,9 @@ export interface SessionDeps {
   readonly metrics: Metrics;
 }
 
+/** A statement's literal-free text through the detectors, per analysis (analyses are cached per session). */
+const maskedStatementText = new WeakMap<object, string>();
+
 /** Client messages the relay forwards (the rest are handled by the session). */
 const RELAYED = new Set(['Q', 'P', 'B', 'D', 'E', 'C', 'S', 'H']);
 
@@ -436,9 +439,15 @@ export class Session {
 
   /** What a statement's records say about it: its kind, literal-free text, tables, fingerprint. */
   #statementFacts(statement: Extract<StatementAnalysis, { ok: true }>) {
+    // The same analysis is recorded for every run of a prepared statement: its masked text once.
+    let path = maskedStatementText.get(statement);
+    if (path === undefined) {
+      path = maskDetected(statement.normalized, emptyHits());
+      maskedStatementText.set(statement, path);
+    }
     return {
       method: statement.kind.toUpperCase(),
-      path: maskDetected(statement.normalized, emptyHits()),
+      path,
       detail: { tables: statement.tables, fingerprint: statement.fingerprint } as Record<string, unknown>,
     };
   }
@@ -450,7 +459,6 @@ export class Session {
 
   #record(type: 'decision' | 'completion', extra: Partial<AuditRecord>, durable = true): Promise<void> {
     const p = this.#principal;
-    const socket = this.#socket as TLSSocket;
     const record: AuditRecord = {
       v: 1,
       type,
@@ -461,8 +469,8 @@ export class Session {
       purpose: this.#purpose,
       route: 'database',
       upstream: 'database',
-      client: { ip: socket.remoteAddress ?? '' },
-      tls: { version: typeof socket.getProtocol === 'function' ? (socket.getProtocol() ?? undefined) : undefined, certFingerprint: p?.certificateThumbprint },
+      client: { ip: this.#clientIp() },
+      tls: { version: this.#tlsVersion(), certFingerprint: p?.certificateThumbprint },
       ...extra,
     };
     if (!durable) {
@@ -470,6 +478,21 @@ export class Session {
       return Promise.resolve();
     }
     return this.deps.audit.recordDecision(record);
+  }
+
+  #ip: string | undefined;
+  #protocol: string | undefined;
+
+  /** The client's address and TLS version, read once (every record of the session carries them). */
+  #clientIp(): string {
+    this.#ip ??= this.#socket.remoteAddress ?? '';
+    return this.#ip;
+  }
+
+  #tlsVersion(): string | undefined {
+    const socket = this.#socket as TLSSocket;
+    if (this.#protocol === undefined && typeof socket.getProtocol === 'function') this.#protocol = socket.getProtocol() ?? undefined;
+    return this.#protocol;
   }
 
   close(): void {
