@@ -112,11 +112,12 @@ export async function profileStages(): Promise<StageProfile> {
     session.connect();
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 200 });
-    await session.post('Profiler.start');
+    // BENCH_PROFILE_OFF=1: CPU per request without the sampler's own overhead (no stage split).
+    if (!process.env.BENCH_PROFILE_OFF) await session.post('Profiler.start');
     const before = process.cpuUsage();
     const requests = await cannon(seconds);
     const cpu = process.cpuUsage(before);
-    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: Profile };
+    const { profile } = process.env.BENCH_PROFILE_OFF ? { profile: { nodes: [], samples: [], timeDeltas: [] } as Profile } : ((await session.post('Profiler.stop')) as unknown as { profile: Profile });
     if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(profile));
     const perRequest = (cpu.user + cpu.system) / requests;
 
