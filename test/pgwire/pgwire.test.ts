@@ -12,6 +12,7 @@ import { maskMobile, maskName, maskResidentId } from '../../src/mask/presets.js'
 import { journalText } from '../helpers/child-gateway.js';
 import { startTestGateway, testKey } from '../helpers/gateway.js';
 import { createLoanDatabase } from '../helpers/loan-database.js';
+import { hostileRows, pgMitm } from '../helpers/pg-mitm.js';
 import { mint, testPurposes } from '../helpers/tokens.js';
 import { requireTool } from '../helpers/tools.js';
 import { asOfficer } from '../helpers/admin.js';
@@ -32,9 +33,12 @@ const people = Array.from({ length: 6 }, (_, i) => {
   return { id: i + 1, name: c.name, idNumber: c.idNumber, mobile: c.mobile, city: 'Hangzhou', remarks: `客户来电，手机${c.mobile}` };
 });
 
-async function setup(t: Parameters<typeof startTestGateway>[0], purposes = testPurposes()) {
+async function setup(t: Parameters<typeof startTestGateway>[0], purposes = testPurposes(), upstreamThrough?: (databasePort: number) => Promise<number>) {
   const loans = await createLoanDatabase(t, people);
   t.teardown(() => loans.db.end());
+  // The gateway's own leg to the database, directly or through a relay the test controls.
+  const upstreamUrl = new URL(loans.url);
+  if (upstreamThrough) upstreamUrl.port = String(await upstreamThrough(Number(upstreamUrl.port || 5432)));
   const gw = await startTestGateway(t, {
     upstreams: { origin: { url: 'http://127.0.0.1:9', allowPlaintext: true } },
     routes: [{ id: 'unused', method: 'GET', path: '/unused', upstream: 'origin', purposes: ['customer_service'] }],
@@ -55,7 +59,7 @@ async function setup(t: Parameters<typeof startTestGateway>[0], purposes = testP
     admin: { officerRoles: ['information_officer'], restrictionRefreshMs: 100 },
     database: {
       listen: { host: '127.0.0.1', port: 0 },
-      upstream: { url: loans.url, allowPlaintext: true },
+      upstream: { url: upstreamUrl.toString(), allowPlaintext: true },
       purposes: ['customer_service', 'credit_assessment'],
       tables: {
         customers: { subject: 'id', columns: { id: 'id', name: 'name', id_number: 'idNumber', mobile: 'mobile', city: 'city', remarks: 'remarks' } },
@@ -438,4 +442,33 @@ t.test('JDBC (pgjdbc, as Java applications and BI tools connect): masked rows, a
   t.notOk(service.join('\n').includes(p.idNumber) || service.join('\n').includes(p.mobile), 'nothing clear');
   const credit = await probe(officer, 'credit_assessment', 'prepared:7:SELECT id, id_number FROM customers WHERE id = ?');
   t.same(credit.at(-1)?.split('\t'), ['run6', 'id=1', `id_number=${p.idNumber}`], 'another purpose, its own view, in binary transfer too');
+});
+
+t.test('a hostile database: a row that lies about its columns ends the session, nothing of it released, the gateway still serving', async (t) => {
+  let mitm: Awaited<ReturnType<typeof pgMitm>> | undefined;
+  const { run, client, agent } = await setup(t, testPurposes(), async (port) => {
+    mitm = await pgMitm(port);
+    return mitm.port;
+  });
+  const relay = mitm as Awaited<ReturnType<typeof pgMitm>>;
+  t.teardown(() => relay.close());
+  const p = people[0] as (typeof people)[number];
+  const mobile = Buffer.from(p.mobile);
+  for (const [what, mutate] of hostileRows) {
+    const c = client(agent, 'customer_service');
+    c.on('error', () => undefined);
+    await c.connect();
+    const before = relay.rewritten;
+    relay.corruptNext((body) => body.includes(mobile), mutate);
+    const answer = await c.query('SELECT id, mobile, remarks FROM customers WHERE id = 1').then(
+      (r) => JSON.stringify(r.rows),
+      (err: Error) => err.message,
+    );
+    t.equal(relay.rewritten, before + 1, `${what}: the row was sent`);
+    t.match(answer, /unexpected message|terminated|closed/i, `${what}: the session ends with an error`);
+    t.notOk(answer.includes(p.mobile), `${what}: nothing of the row reaches the client`);
+    await c.end().catch(() => undefined);
+  }
+  const after = await run(agent, 'customer_service', 'SELECT id, mobile FROM customers WHERE id = 1');
+  t.same(after.rows, [{ id: 1, mobile: maskMobile(p.mobile) }], 'the gateway still serves, masked');
 });
