@@ -6,8 +6,19 @@ import type { Db } from '../store/db.js';
  * count is exact) while an id that is itself an identifier never sits in the table in clear.
  */
 function digestOf(customerId: string): string {
-  return createHash('sha256').update(customerId).digest('base64url').slice(0, 22);
+  let digest = digestMemo.get(customerId);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(customerId).digest('base64url').slice(0, 22);
+    // Every id of every list response is checked against the budget: a hash each was the bulk
+    // guard's largest cost. Bounded; cleared when full (this process already holds these ids).
+    if (digestMemo.size >= MEMO_CAP) digestMemo.clear();
+    digestMemo.set(customerId, digest);
+  }
+  return digest;
 }
+
+const MEMO_CAP = 20_000;
+const digestMemo = new Map<string, string>();
 
 /**
  * Bulk-access guard: how many distinct customers one caller touched for one purpose in a sliding
@@ -61,8 +72,17 @@ function sharedCounts(db: Db): SharedCounts {
 
 /** The trigger's payload for a caller × purpose: md5(caller ␟ purpose), hex. */
 function countKey(caller: string, purpose: string): string {
-  return createHash('md5').update(`${caller}\u001f${purpose}`).digest('hex');
+  const plain = `${caller}\u001f${purpose}`;
+  let key = countKeyMemo.get(plain);
+  if (key === undefined) {
+    key = createHash('md5').update(plain).digest('hex');
+    if (countKeyMemo.size >= MEMO_CAP) countKeyMemo.clear();
+    countKeyMemo.set(plain, key);
+  }
+  return key;
 }
+
+const countKeyMemo = new Map<string, string>();
 
 function recentKey(caller: string, purpose: string, customerId: string): string {
   return `${caller}\u0000${purpose}\u0000${customerId}`;
