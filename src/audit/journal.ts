@@ -200,11 +200,17 @@ export class Journal {
     try {
       await this.#fh.datasync();
     } catch (err) {
-      this.#writable = false;
-      this.writeFailures++;
-      this.#failedAt = Date.now();
-      this.#lastError = (err as NodeJS.ErrnoException).code ?? 'sync failed';
+      this.#markFailed(err, 'sync failed');
     }
+  }
+
+  /** A write or sync failed: appends are refused (one probe a second) until one succeeds. */
+  #markFailed(err: unknown, fallback: string): string {
+    this.#writable = false;
+    this.writeFailures++;
+    this.#failedAt = Date.now();
+    this.#lastError = (err as NodeJS.ErrnoException).code ?? fallback;
+    return this.#lastError;
   }
 
   #remember(batch: readonly Pending[]): void {
@@ -364,11 +370,7 @@ export class Journal {
         this.#remember(batch);
         for (const p of batch) p.resolve(p.chained);
       } catch (err) {
-        this.#writable = false;
-        this.writeFailures++;
-        this.#failedAt = Date.now();
-        this.#lastError = (err as NodeJS.ErrnoException).code ?? 'write failed';
-        const failure = new JournalUnavailableError(this.#lastError, { cause: err });
+        const failure = new JournalUnavailableError(this.#markFailed(err, 'write failed'), { cause: err });
         // Everything queued since was chained onto the failed records: refuse it too, and
         // restart the chain from what is on disk.
         const rest = this.#queue;

@@ -6,19 +6,27 @@ import type { Db } from '../store/db.js';
  * count is exact) while an id that is itself an identifier never sits in the table in clear.
  */
 function digestOf(customerId: string): string {
-  let digest = digestMemo.get(customerId);
-  if (digest === undefined) {
-    digest = createHash('sha256').update(customerId).digest('base64url').slice(0, 22);
-    // Every id of every list response is checked against the budget: a hash each was the bulk
-    // guard's largest cost. Bounded; cleared when full (this process already holds these ids).
-    if (digestMemo.size >= MEMO_CAP) digestMemo.clear();
-    digestMemo.set(customerId, digest);
-  }
-  return digest;
+  return remembered(digestMemo, customerId, () => createHash('sha256').update(customerId).digest('base64url').slice(0, 22));
 }
 
+/**
+ * Every id of every list response is checked against the budget and every count lookup keys on
+ * the caller: a hash each was the bulk guard's largest cost, so results are remembered. Bounded;
+ * cleared when full (this process already holds these ids).
+ */
 const MEMO_CAP = 20_000;
 const digestMemo = new Map<string, string>();
+const countKeyMemo = new Map<string, string>();
+
+function remembered(memo: Map<string, string>, key: string, compute: () => string): string {
+  let value = memo.get(key);
+  if (value === undefined) {
+    value = compute();
+    if (memo.size >= MEMO_CAP) memo.clear();
+    memo.set(key, value);
+  }
+  return value;
+}
 
 /**
  * Bulk-access guard: how many distinct customers one caller touched for one purpose in a sliding
@@ -73,16 +81,8 @@ function sharedCounts(db: Db): SharedCounts {
 /** The trigger's payload for a caller × purpose: md5(caller ␟ purpose), hex. */
 function countKey(caller: string, purpose: string): string {
   const plain = `${caller}\u001f${purpose}`;
-  let key = countKeyMemo.get(plain);
-  if (key === undefined) {
-    key = createHash('md5').update(plain).digest('hex');
-    if (countKeyMemo.size >= MEMO_CAP) countKeyMemo.clear();
-    countKeyMemo.set(plain, key);
-  }
-  return key;
+  return remembered(countKeyMemo, plain, () => createHash('md5').update(plain).digest('hex'));
 }
-
-const countKeyMemo = new Map<string, string>();
 
 function recentKey(caller: string, purpose: string, customerId: string): string {
   return `${caller}\u0000${purpose}\u0000${customerId}`;
