@@ -399,15 +399,18 @@ t.test('rows stream: a cursor fetches a result in pieces, each masked; a client 
   const rssBefore = process.memoryUsage().rss;
   const baseline = await released();
   slow.query(query);
+  // Held back: the server's statement waits on writing to the gateway, and the rows released
+  // did not move between two such observations (each poll is a round trip to the server).
+  const running = "SELECT 1 FROM pg_stat_activity WHERE application_name = 'custodian' AND state = 'active' AND query LIKE 'SELECT a.id, a.mobile%'";
+  const waiting = `${running} AND wait_event = 'ClientWrite'`;
   let last = -1;
   const plateau = await waitFor(async () => {
+    const blocked = (await loans.db.query(waiting)).rows.length === 1;
     const now = await released();
-    const still = now > baseline && now === last;
-    last = now;
-    if (!still) await new Promise((r) => setTimeout(r, 100));
+    const still = blocked && now > baseline && now === last;
+    last = blocked ? now : -1;
     return still && now - baseline;
   }, 'the gateway to stop releasing rows to a client that reads none');
-  const running = "SELECT 1 FROM pg_stat_activity WHERE application_name = 'custodian' AND state = 'active' AND query LIKE 'SELECT a.id, a.mobile%'";
   t.equal((await loans.db.query(running)).rows.length, 1, `the statement is still running upstream, held back (${plateau} rows released so far)`);
   t.ok(process.memoryUsage().rss - rssBefore < 256 * 2 ** 20, 'the gateway did not buffer the result');
   stream.destroy();
