@@ -14,6 +14,7 @@ import fastifyHttpProxy from '@fastify/http-proxy';
 import Fastify from 'fastify';
 import { Session } from 'node:inspector/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
@@ -75,6 +76,8 @@ export interface StageProfile {
   readonly perRequest: number;
   /** Sampled main-thread CPU per request, µs (what the stages split). */
   readonly mainThread: number;
+  /** Event-loop delay during the load, ms. */
+  readonly loop: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly stages: readonly { stage: string; us: number }[];
 }
 
@@ -114,9 +117,14 @@ export async function profileStages(): Promise<StageProfile> {
     await session.post('Profiler.setSamplingInterval', { interval: 200 });
     // BENCH_PROFILE_OFF=1: CPU per request without the sampler's own overhead (no stage split).
     if (!process.env.BENCH_PROFILE_OFF) await session.post('Profiler.start');
+    // Event-loop delay under the load: a request waits behind whatever one turn of the loop runs
+    // synchronously (a shipping batch, a GC pause), which is what its p99 under load is made of.
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
     const before = process.cpuUsage();
     const requests = await cannon(seconds);
     const cpu = process.cpuUsage(before);
+    loopDelay.disable();
     const { profile } = process.env.BENCH_PROFILE_OFF ? { profile: { nodes: [], samples: [], timeDeltas: [] } as Profile } : ((await session.post('Profiler.stop')) as unknown as { profile: Profile });
     if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(profile));
     const perRequest = (cpu.user + cpu.system) / requests;
@@ -138,7 +146,8 @@ export async function profileStages(): Promise<StageProfile> {
     });
     await gateway.close();
     upstream.kill();
-    return { requests, perRequest, mainThread: busy / requests, stages: [...stages].sort((a, b) => b[1] - a[1]).map(([stage, t]) => ({ stage, us: t / requests })) };
+    const loop = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+    return { requests, perRequest, mainThread: busy / requests, loop, stages: [...stages].sort((a, b) => b[1] - a[1]).map(([stage, t]) => ({ stage, us: t / requests })) };
   } finally {
     scratch.drop();
     rmSync(dir, { recursive: true, force: true });
@@ -163,5 +172,6 @@ export async function benchStages(): Promise<BenchSection> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const p = await profileStages();
   console.log(`${p.requests} requests in ${seconds} s; gateway process CPU ${p.perRequest.toFixed(0)} µs per request (main thread ${p.mainThread.toFixed(0)} µs sampled)`);
+  console.log(`event-loop delay under load: p50 ${p.loop.p50.toFixed(2)} ms, p99 ${p.loop.p99.toFixed(2)} ms, max ${p.loop.max.toFixed(2)} ms`);
   for (const { stage, us } of p.stages.slice(0, 30)) console.log(`${us.toFixed(1).padStart(8)} µs  ${stage}`);
 }
