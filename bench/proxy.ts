@@ -216,6 +216,9 @@ export async function benchProxy(): Promise<BenchSection> {
     const recorded = await startServer('bench/servers/recorded-proxy.ts', { BENCH_UPSTREAM: `http://127.0.0.1:${upstream.port}`, BENCH_CERT: pems.cert, BENCH_KEY: pems.private, BENCH_DIR: dir }, pinned ? 0 : undefined);
     children.push(recorded.child);
     const floorTarget: Target = { name: 'floor: bare proxy + durable record', url: `https://127.0.0.1:${recorded.port}`, headers: {}, pid: recorded.child.pid };
+    const recordedParse = await startServer('bench/servers/recorded-proxy.ts', { BENCH_UPSTREAM: `http://127.0.0.1:${upstream.port}`, BENCH_CERT: pems.cert, BENCH_KEY: pems.private, BENCH_DIR: dir, BENCH_FLOOR_PARSE: '1' }, pinned ? 0 : undefined);
+    children.push(recordedParse.child);
+    const parseFloorTarget: Target = { name: 'floor: + parse and serialise', url: `https://127.0.0.1:${recordedParse.port}`, headers: {}, pid: recordedParse.child.pid };
 
     const targets: Target[] = [
       { name: 'direct upstream (HTTP)', url: `http://127.0.0.1:${upstream.port}`, headers: {}, pid: undefined },
@@ -232,15 +235,16 @@ export async function benchProxy(): Promise<BenchSection> {
       const [direct, bareResult, full] = results as [Measured, Measured, Measured];
       // The guarantee's own floor, measured beside them: what recording every request durably
       // before release costs a proxy that does nothing else.
-      const floor = await measure(floorTarget, path);
-      rows.push({
-        name: `${size}: floor — bare proxy + one durable record per request held before release, shipped (no policy, no masking) / bare proxy requests/s`,
+      const floorRow = (what: string, floor: Measured): BenchRow => ({
+        name: `${size}: floor — ${what} / bare proxy requests/s`,
         value: floor.rps / bareResult.rps,
         unit: '×',
         target: '(baseline)',
         pass: undefined,
-        note: `${floor.rps.toFixed(0)} vs ${bareResult.rps.toFixed(0)} req/s; CPU per request ${floor.cpuUsPerReq?.toFixed(0)} vs ${bareResult.cpuUsPerReq?.toFixed(0)} µs; p50 1 connection +${(floor.p50 - bareResult.p50).toFixed(2)} ms; p99 under ${CONNECTIONS} connections ${floor.p99Loaded.toFixed(0)} vs ${bareResult.p99Loaded.toFixed(0)} ms${floor.errors ? `; ${floor.errors} errors` : ''}`,
+        note: `${floor.rps.toFixed(0)} vs ${bareResult.rps.toFixed(0)} req/s; CPU per request ${floor.cpuUsPerReq?.toFixed(0)} vs ${bareResult.cpuUsPerReq?.toFixed(0)} µs; p50 1 connection +${(floor.p50 - bareResult.p50).toFixed(2)} ms; p99 under ${CONNECTIONS} connections ${floor.p99Loaded.toFixed(0)} vs ${bareResult.p99Loaded.toFixed(0)} ms (${(floor.p99Loaded / bareResult.p99Loaded).toFixed(1)}×)${floor.errors ? `; ${floor.errors} errors` : ''}`,
       });
+      rows.push(floorRow('bare proxy + one durable record per request held before release, shipped (no policy, no masking)', await measure(floorTarget, path)));
+      rows.push(floorRow('the same + JSON.parse and JSON.stringify of the body (what masking by parsing cannot avoid)', await measure(parseFloorTarget, path)));
       for (const [i, r] of results.entries()) {
         rows.push({ name: `${size}: ${targets[i]?.name} requests/s (${CONNECTIONS} connections)`, value: r.rps, unit: 'req/s', target: '—', pass: undefined, note: r.errors ? `${r.errors} errors` : undefined });
       }

@@ -12,18 +12,21 @@ import { migrate } from '../../src/store/migrations.js';
  * Floor of "every request recorded durably before release": the bare @fastify/http-proxy plus
  * Custodian's audit trail and nothing else — one small access record per request, appended to
  * the chained journal, the response held until its group commit is fdatasync'd, shipped to the
- * same PostgreSQL audit store with signed checkpoints. No authentication, policy or masking.
+ * same PostgreSQL audit store with signed checkpoints. No authentication, policy or masking
+ * (BENCH_FLOOR_PARSE=1 adds the parse and re-serialisation a masking gateway cannot avoid).
  * Whatever this costs over the bare proxy, no gateway that keeps the guarantee can avoid.
  */
 const [upstream, cert, key, dir] = [process.env.BENCH_UPSTREAM, process.env.BENCH_CERT, process.env.BENCH_KEY, process.env.BENCH_DIR];
 if (!upstream || !cert || !key || !dir) throw new Error('BENCH_UPSTREAM, BENCH_CERT, BENCH_KEY and BENCH_DIR are required');
+const parseBodies = process.env.BENCH_FLOOR_PARSE === '1';
+const varDir = join(dir, parseBodies ? 'var-recorded-parse' : 'var-recorded');
 const config = loadConfig(join(dir, 'custodian.yaml'));
-const db = await openDb(config.store.databaseUrl, join(dir, 'var-recorded', 'pglite'));
+const db = await openDb(config.store.databaseUrl, join(varDir, 'pglite'));
 await migrate(db);
 if (!config.audit.checkpointKey) throw new Error('the bench policy names a checkpoint key');
 const audit = await AuditService.start(db, {
-  journalDir: join(dir, 'var-recorded', 'audit'),
-  instance: 'bench-recorded-proxy',
+  journalDir: join(varDir, 'audit'),
+  instance: parseBodies ? 'bench-recorded-parse-proxy' : 'bench-recorded-proxy',
   budgetBytes: config.audit.spoolBudgetBytes,
   segmentBytes: config.audit.segmentBytes,
   durability: 'before_release',
@@ -65,7 +68,24 @@ app.addHook('onSend', (request, _reply, payload, done) => {
     (err: Error) => done(err),
   );
 });
-await app.register(fastifyHttpProxy, { upstream });
+// BENCH_FLOOR_PARSE=1: also buffer each JSON body and put it through JSON.parse and
+// JSON.stringify — the floor of any gateway that masks by parsing and re-serialising.
+await app.register(fastifyHttpProxy, {
+  upstream,
+  replyOptions: parseBodies
+    ? {
+        onResponse(_request, reply, res) {
+          const chunks: Buffer[] = [];
+          res.stream.on('data', (c: Buffer) => chunks.push(c));
+          res.stream.on('end', () => {
+            const text = JSON.stringify(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+            reply.removeHeader('content-length');
+            reply.send(text);
+          });
+        },
+      }
+    : {},
+});
 await app.listen({ host: '127.0.0.1', port: 0 });
 const address = app.server.address();
 process.send?.({ port: typeof address === 'object' && address ? address.port : 0 });
