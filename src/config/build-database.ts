@@ -1,4 +1,5 @@
 import { DEFAULT_FUNCTIONS } from '../policy/statement.js';
+import { didYouMean } from './suggest.js';
 import type { BuildContext } from './build-auth.js';
 import { buildViews, type RawView } from './build-masking.js';
 import { isLoopbackHost } from './loopback.js';
@@ -37,7 +38,7 @@ export function buildDatabase(
   }
   const purposes = [...(raw.purposes ?? [])];
   purposes.forEach((p, i) => {
-    if (!purposeIds.has(p)) ctx.issues.push({ path: ['database', 'purposes', i], message: `unknown purpose "${p}"` });
+    if (!purposeIds.has(p)) ctx.issues.push({ path: ['database', 'purposes', i], message: `unknown purpose "${p}"${didYouMean(p, purposeIds)}` });
   });
   const tables = new Map<string, DatabaseConfig['tables'] extends ReadonlyMap<string, infer T> ? T : never>();
   for (const [name, t] of Object.entries(raw.tables)) {

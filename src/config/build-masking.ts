@@ -1,4 +1,5 @@
 import type { OperatorSpec } from '../mask/operators.js';
+import { closest } from './suggest.js';
 import type { BuildContext } from './build-auth.js';
 import type { SecretRef } from './secrets.js';
 import type { Classification, ClassificationEntry, DataClass, MaskingConfig, ViewConfig, ViewOperator } from './types.js';
@@ -84,7 +85,9 @@ export function buildViews(
   const views: Record<string, ViewConfig> = Object.create(null);
   for (const [purpose, view] of Object.entries(raw ?? {})) {
     const path = [...at, purpose];
-    if (!routePurposes.includes(purpose)) {
+    // A purpose the list misspelt has been reported there; its view is not a second mistake.
+    const misspeltInList = routePurposes.some((listed) => closest(listed, [purpose]) === purpose);
+    if (!routePurposes.includes(purpose) && !misspeltInList) {
       ctx.issues.push({ path, message: `view for purpose "${purpose}", which is not allowed here` });
     }
     const all = [...operatorsOf(view.classes ?? {}), ...operatorsOf(view.fields ?? {})];

@@ -17,6 +17,7 @@ import {
 } from './build-masking.js';
 import { ConfigError, type ConfigIssue, type PathIssue } from './issues.js';
 import { validateAgainstSchema } from './schema.js';
+import { didYouMean } from './suggest.js';
 import { buildAdminTls, buildTls, type RawAdminTls, type RawTls } from './build-tls.js';
 import { resolveSecret, type SecretRef } from './secrets.js';
 import type { Address, Config, HttpMethod, PartnerConfig, RouteConfig, UpstreamConfig } from './types.js';
@@ -147,7 +148,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
   (raw.partners ?? []).forEach((p, index) => {
     if (partners.has(p.id)) issues.push({ path: ['partners', index, 'id'], message: `duplicate partner "${p.id}"` });
     p.purposes.forEach((purpose, i) => {
-      if (!purposeIds.has(purpose)) issues.push({ path: ['partners', index, 'purposes', i], message: `unknown purpose "${purpose}"` });
+      if (!purposeIds.has(purpose)) issues.push({ path: ['partners', index, 'purposes', i], message: `unknown purpose "${purpose}"${didYouMean(purpose, purposeIds)}` });
     });
     partners.set(p.id, {
       id: p.id,
@@ -193,11 +194,11 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
 
   const routes: RouteConfig[] = raw.routes.map((r, index) => {
     if (!upstreams.has(r.upstream)) {
-      issues.push({ path: ['routes', index, 'upstream'], message: `unknown upstream "${r.upstream}"` });
+      issues.push({ path: ['routes', index, 'upstream'], message: `unknown upstream "${r.upstream}"${didYouMean(r.upstream, upstreams.keys())}` });
     }
     (r.purposes ?? []).forEach((purpose, i) => {
       if (!purposeIds.has(purpose)) {
-        issues.push({ path: ['routes', index, 'purposes', i], message: `unknown purpose "${purpose}"` });
+        issues.push({ path: ['routes', index, 'purposes', i], message: `unknown purpose "${purpose}"${didYouMean(purpose, purposeIds)}` });
       }
     });
     const routePurposes = [...(r.purposes ?? [])];

@@ -16,9 +16,13 @@ export interface YamlDocument {
 export function parseYaml(file: string, text: string): YamlDocument {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
-  const syntaxIssues: ConfigIssue[] = doc.errors.map((e) => {
+  // Only the first syntax error: the parser's later ones are that same mistake seen from every
+  // line after it (one mis-indented key made 37 errors), and nothing after it can be trusted.
+  const syntaxIssues: ConfigIssue[] = doc.errors.slice(0, 1).map((e) => {
     const pos = lineCounter.linePos(e.pos[0]);
-    return { file, line: pos.line, column: pos.col, path: '', message: e.message.split('\n')[0] ?? e.message };
+    const message = e.message.split('\n')[0] ?? e.message;
+    const more = doc.errors.length > 1 ? ' (YAML syntax; the file is not checked further until this line is fixed)' : ' (YAML syntax)';
+    return { file, line: pos.line, column: pos.col, path: '', message: `${message}${more}` };
   });
 
   const positionOf = (offset: number | undefined) => lineCounter.linePos(offset ?? 0);

@@ -1,6 +1,7 @@
 import type { PathIssue } from '../config/issues.js';
 import type { Config } from '../config/types.js';
 import { endOfDayEpoch } from '../config/build-auth.js';
+import { didYouMean } from '../config/suggest.js';
 
 /**
  * Rules that load fine but would silently do nothing — the typo that disables a rule without
@@ -38,7 +39,7 @@ export function lintPolicy(config: Config, nowSec: number = Date.now() / 1000): 
     for (const [purpose, view] of Object.entries(r.views)) {
       for (const name of Object.keys(view.fields)) {
         if (!dictionary.fields.has(name) && !dictionary.paths.has(name)) {
-          warnings.push({ path: ['routes', index, 'views', purpose, 'fields', name], message: `view names "${name}", which the dictionary does not classify: the rule does nothing` });
+          warnings.push({ path: ['routes', index, 'views', purpose, 'fields', name], message: `view names "${name}", which the dictionary does not classify: the rule does nothing${didYouMean(name, [...dictionary.fields.keys(), ...dictionary.paths.keys()])}` });
         }
       }
     }
