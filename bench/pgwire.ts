@@ -63,6 +63,7 @@ export async function benchPgwire(): Promise<BenchSection> {
         masking: demo.masking,
         audit: { durability: process.env.BENCH_AUDIT ?? 'before_release', checkpoint: { key: { file: 'checkpoint.pem' } } },
         store: { databaseUrl: scratch.url },
+        policy: { requireSignature: false },
         database: {
           listen: { host: '127.0.0.1', port: 0 },
           upstream: { url: scratch.url, allowPlaintext: true },

@@ -178,6 +178,8 @@ export async function benchPolicy(dir: string, upstreamPort: number, cert: strin
       { id: 'documents', method: 'GET', path: '/api/documents/:size', upstream: 'bench', purposes: ['customer_service'], passthrough: ['customer_service'] },
     ],
     audit: { durability: 'before_release', checkpoint: { key: { file: 'checkpoint.pem' } } },
+    // Production mode signs its policy by default; the bench measures requests, not signing.
+    policy: { requireSignature: false },
     // As in production: the audit store is a PostgreSQL server of its own (the embedded PGlite
     // would run its WASM database inside the pinned gateway process).
     ...(databaseUrl ? { store: { databaseUrl } } : {}),
