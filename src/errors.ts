@@ -94,6 +94,10 @@ const catalogue = {
     message: 'This SQL statement is not allowed for the declared purpose (a write, an unlisted table or function, or a masked column used in a condition).',
   },
   CUSTODIAN_ADMIN_FORBIDDEN: { status: 403, message: 'This admin action needs an officer, approver or admin role.' },
+  CUSTODIAN_POLICY_REFUSED: {
+    status: 422,
+    message: 'The policy was not admitted (signature, policy tests or four-eyes); the running policy stays. The errors say why.',
+  },
   // Audit
   CUSTODIAN_AUDIT_UNAVAILABLE: {
     status: 503,

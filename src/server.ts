@@ -17,13 +17,17 @@ import { AuditService } from './audit/service.js';
 import { type Db, openDb } from './store/db.js';
 import { migrate } from './store/migrations.js';
 import { ConfigError, formatIssue } from './config/issues.js';
-import { loadConfig } from './config/load.js';
+import { loadConfig, parseConfig } from './config/load.js';
 import { Metrics } from './metrics/metrics.js';
 import { RestrictionCache } from './governance/restrictions.js';
 import { ConsentCache } from './governance/consents.js';
 import { lintPolicy } from './policy/lint.js';
-import { loadTrustAnchors, type PolicySignature, type TrustAnchor, verifyPolicySignature } from './config/signature.js';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadTrustAnchors, signatureFileOf } from './config/signature.js';
+import { type Admission, type AdmissionRules, admitPolicy } from './policy/admission.js';
+import { formatImpact } from './policy/impact.js';
+import { latestPolicyText, recordPolicyVersionRow } from './store/policy-versions.js';
+import type { Principal } from './auth/principal.js';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -56,11 +60,21 @@ export interface RunningGateway {
    * request that starts afterwards (in-flight ones finish under theirs); on failure the running
    * policy stays and every error is returned, logged, counted and shown on /readyz.
    */
-  reload(): Promise<ReloadResult>;
+  reload(candidate?: ReloadCandidate, actor?: Principal): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
-export type ReloadResult = { ok: true; version: string } | { ok: false; errors: string[] };
+/** A policy handed over the admin API instead of read from the file: written there once admitted. */
+export interface ReloadCandidate {
+  readonly text: string;
+  /** The signature file's text: one JWS per line. */
+  readonly signatureText: string | undefined;
+  /** The officer who handed it over. */
+  readonly actor: string;
+}
+
+/** `impact`: the change's impact report lines against the running policy. */
+export type ReloadResult = { ok: true; version: string; impact: string[] } | { ok: false; errors: string[]; impact: string[] };
 
 /** Parts that a running process cannot swap (sockets, pools, the audit chain): restart to change. */
 function restartOnlyChanges(running: Config, next: Config): string[] {
@@ -118,46 +132,110 @@ async function certificateFor(config: Config, varDir: string): Promise<ServerCer
   };
 }
 
-/** Thrown when a signed policy is required and the file's signature does not hold. */
-export class PolicySignatureError extends Error {
-  constructor(reason: string) {
-    super(`policy signature refused: ${reason}`);
-    this.name = 'PolicySignatureError';
+/** Thrown when a policy may not serve: its signature, its tests or four-eyes refused it. */
+export class PolicyRefusedError extends Error {
+  readonly errors: readonly string[];
+  constructor(errors: readonly string[]) {
+    super(`policy refused:\n${errors.map((e) => `  ${e}`).join('\n')}`);
+    this.name = 'PolicyRefusedError';
+    this.errors = errors;
   }
 }
 
-async function checkSignature(file: string, anchors: readonly TrustAnchor[] | undefined): Promise<PolicySignature | undefined> {
-  if (!anchors) return undefined;
-  const result = await verifyPolicySignature(file, readFileSync(file), anchors);
-  if (!result.ok) throw new PolicySignatureError(result.reason);
-  return result.signature;
+/** The signature file beside a policy file, when there is one. */
+function signatureTextOf(file: string): string | undefined {
+  const sigFile = signatureFileOf(file);
+  return existsSync(sigFile) ? readFileSync(sigFile, 'utf8') : undefined;
 }
 
-/** Every loaded policy version is kept (digest, signer, time) and its change is an audit record. */
-async function recordPolicyVersion(db: Db, audit: AuditService, config: Config, signature: PolicySignature | undefined, previous: string | undefined) {
-  const version = config.digest.slice(0, 12);
-  await db.query('INSERT INTO policy_versions (instance_id, version, digest, signer, signed_at) VALUES ($1, $2, $3, $4, $5)', [
-    audit.journal.instance,
-    version,
-    config.digest,
-    signature?.signer ?? null,
-    signature?.signedAt ?? null,
-  ]);
+/** The newest kept version, parsed, to work out a starting policy's impact against. */
+async function lastServedPolicy(db: Db, config: Config): Promise<AdmissionRules['previous']> {
+  const last = await latestPolicyText(db);
+  if (!last) return undefined;
+  if (last.digest === config.digest) return { config };
+  try {
+    return { config: parseConfig(config.source, last.text) };
+  } catch (err) {
+    return { unreadable: err instanceof ConfigError ? `${err.issues.length} error(s) reading version ${last.digest.slice(0, 12)}` : String(err) };
+  }
+}
+
+/**
+ * Every loaded policy version is kept whole — its exact text, signers, who loaded it how and its
+ * impact against the version it replaced — and its loading is an audit record.
+ */
+async function recordPolicyVersion(
+  db: Db,
+  audit: AuditService,
+  config: Config,
+  admission: Admission,
+  loadedBy: string,
+  previous: Config | undefined,
+  actor?: Principal,
+) {
+  const [signer, ...cosigners] = admission.signatures;
+  const impact = admission.impact ? formatImpact(admission.impact) : [];
+  await recordPolicyVersionRow(db, {
+    instance: audit.journal.instance,
+    digest: config.digest,
+    signer: signer?.signer ?? null,
+    signedAt: signer?.signedAt ?? null,
+    cosigners: cosigners.map((c) => c.signer),
+    text: config.text,
+    loadedBy,
+    previousDigest: previous?.digest ?? null,
+    revealing: admission.impact?.revealing ?? false,
+    impact,
+  });
   await audit.recordDecision({
     v: 1,
     type: 'policy',
     id: randomUUID(),
     time: new Date().toISOString(),
-    detail: { event: previous ? 'reloaded' : 'loaded', version, digest: config.digest, signer: signature?.signer, previous },
+    caller: actor ? { sub: actor.subject, kind: actor.kind, org: actor.organisation, roles: actor.roles } : undefined,
+    detail: {
+      event: previous ? 'reloaded' : 'loaded',
+      loadedBy,
+      version: config.digest.slice(0, 12),
+      digest: config.digest,
+      signer: signer?.signer,
+      cosigners: cosigners.map((c) => c.signer),
+      previous: previous?.digest.slice(0, 12),
+      revealing: admission.impact?.revealing ?? false,
+      impact,
+    },
   });
+}
+
+/** Write a file by replacing it whole (a crash leaves the old file or the new one, never half). */
+function replaceFile(file: string, text: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
+}
+
+/**
+ * Replace a policy file and its signature file (signature first: a crash between the two leaves
+ * a file its signature does not match, which is refused, never an unsigned policy served).
+ * Returns how to put the previous ones back.
+ */
+function writePolicyFiles(file: string, text: string, signatureText: string | undefined): () => void {
+  const sigFile = signatureFileOf(file);
+  const previous = { text: readFileSync(file, 'utf8'), signature: existsSync(sigFile) ? readFileSync(sigFile, 'utf8') : undefined };
+  if (signatureText !== undefined) replaceFile(sigFile, signatureText);
+  replaceFile(file, text);
+  return () => {
+    if (previous.signature !== undefined) replaceFile(sigFile, previous.signature);
+    replaceFile(file, previous.text);
+  };
 }
 
 /** Build every listener from a loaded configuration and start listening. */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<RunningGateway> {
-  // A signed policy is checked before anything listens; once required, every reload needs one
-  // too, against the anchors loaded now (a new file cannot name its own trust anchors).
+  // A policy is admitted before anything listens (signature, policy tests, four-eyes against the
+  // last version served); once signatures are required every reload needs one too, against the
+  // anchors loaded now (a new file cannot name its own trust anchors).
   const anchors = config.policy.requireSignature && config.policy.trustAnchorsFile ? loadTrustAnchors(config.policy.trustAnchorsFile) : undefined;
-  const startSignature = await checkSignature(config.source, anchors);
   const logger = options.logger ?? createLogger();
   const varDir = options.varDir ?? resolve('var');
   const policy = new PolicyHolder(compilePolicy(config, { now: options.now }));
@@ -167,6 +245,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const ownsDb = options.db === undefined;
   const db = options.db ?? (await openDb(config.store.databaseUrl, config.store.embeddedDir ?? join(varDir, 'pglite')));
   await migrate(db);
+  const lastServed = await lastServedPolicy(db, config);
+  const startAdmission = await admitPolicy(
+    { config, signatureText: signatureTextOf(config.source) },
+    { anchors, fourEyes: config.policy.fourEyes || (lastServed && 'config' in lastServed ? lastServed.config.policy.fourEyes : false), previous: lastServed },
+  );
+  if (startAdmission.errors.length > 0) {
+    if (ownsDb) await db.close();
+    throw new PolicyRefusedError(startAdmission.errors);
+  }
   const journalDir = config.audit.journalDir ?? join(varDir, 'audit');
   const keyPem = config.audit.checkpointKey ?? ensureDemoCheckpointKey(join(varDir, 'checkpoint-key.pem'));
   const audit = await AuditService.start(db, {
@@ -182,32 +269,58 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     localTail: config.audit.localTail,
     shipIntervalMs: config.audit.shipIntervalMs,
   });
-  await recordPolicyVersion(db, audit, config, startSignature, undefined);
+  await recordPolicyVersion(db, audit, config, startAdmission, 'start', lastServed && 'config' in lastServed && lastServed.config.digest !== config.digest ? lastServed.config : undefined);
+  if (startAdmission.impact && startAdmission.impact.lines.length > 0) {
+    logger.warn({ impact: formatImpact(startAdmission.impact) }, 'policy differs from the version served last');
+  }
   if (config.audit.durability === 'async') logger.warn('audit durability is async: a crash can lose the last access records');
+  if (config.policy.unsignedInProduction) logger.warn('policy.requireSignature is false in production mode: any edit to the file goes live unsigned');
 
   const metrics = new Metrics(policy, audit);
   let lastReload: { ok: boolean; errors: readonly string[]; at: string | undefined } = { ok: true, errors: [], at: undefined };
-  const reload = async (): Promise<ReloadResult> => {
+  /**
+   * Re-read the file (SIGHUP) or take a policy handed over the admin API, and admit it through
+   * the same gate as at start, against the running policy. Admitted: (admin API: written to the
+   * file and its .sig first, so a restart serves the same) recorded whole with its impact, then
+   * swapped in. Refused: the running policy stays and every reason is returned, logged, counted
+   * and shown on /readyz.
+   */
+  const reload = async (candidate?: ReloadCandidate, actor?: Principal): Promise<ReloadResult> => {
     const at = new Date().toISOString();
     metrics.reloadTimestamp.set(Date.now() / 1000);
     let errors: string[];
+    let impact: string[] = [];
     try {
-      const next = loadConfig(config.source);
-      const signature = await checkSignature(next.source, anchors);
+      const next = candidate ? parseConfig(config.source, candidate.text) : loadConfig(config.source);
       errors = restartOnlyChanges(config, next);
       if (errors.length === 0) {
-        const compiled = compilePolicy(next, { now: options.now });
-        const previous = policy.current.version;
-        policy.swap(compiled);
-        await recordPolicyVersion(db, audit, next, signature, previous).catch((err: unknown) =>
-          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'policy version could not be recorded'),
+        const running = policy.current.config;
+        const admission = await admitPolicy(
+          { config: next, signatureText: candidate ? candidate.signatureText : signatureTextOf(next.source) },
+          // Switching four-eyes off is itself decided under four-eyes.
+          { anchors, fourEyes: running.policy.fourEyes || next.policy.fourEyes, previous: { config: running } },
         );
-        for (const w of lintPolicy(next)) logger.warn({ path: w.path.join('/') }, `policy warning: ${w.message}`);
-        lastReload = { ok: true, errors: [], at };
-        metrics.reloads.inc({ result: 'success' });
-        metrics.reloadSuccess.set(1);
-        logger.info({ version: compiled.version }, 'policy reloaded');
-        return { ok: true, version: compiled.version };
+        impact = admission.impact ? formatImpact(admission.impact) : [];
+        errors = [...admission.errors];
+        if (errors.length === 0) {
+          const compiled = compilePolicy(next, { now: options.now });
+          // The file is what a restart serves: the policy handed over becomes it, signature first.
+          const restore = candidate ? writePolicyFiles(next.source, candidate.text, candidate.signatureText) : undefined;
+          try {
+            // Recorded before it serves: a policy change nobody can find later does not go live.
+            await recordPolicyVersion(db, audit, next, admission, candidate ? `admin API (${candidate.actor})` : 'reload (SIGHUP)', running, actor);
+          } catch (err) {
+            restore?.();
+            throw err;
+          }
+          policy.swap(compiled);
+          for (const w of lintPolicy(next)) logger.warn({ path: w.path.join('/') }, `policy warning: ${w.message}`);
+          lastReload = { ok: true, errors: [], at };
+          metrics.reloads.inc({ result: 'success' });
+          metrics.reloadSuccess.set(1);
+          logger.info({ version: compiled.version, impact }, 'policy reloaded');
+          return { ok: true, version: compiled.version, impact };
+        }
       }
     } catch (err) {
       errors = err instanceof ConfigError ? err.issues.map(formatIssue) : [err instanceof Error ? err.message : String(err)];
@@ -216,7 +329,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     metrics.reloads.inc({ result: 'failure' });
     metrics.reloadSuccess.set(0);
     for (const e of errors) logger.error({ reloadError: e }, 'policy reload refused; the running policy stays');
-    return { ok: false, errors };
+    return { ok: false, errors, impact };
   };
 
   const restrictions = new RestrictionCache(db);
@@ -239,7 +352,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     db,
     metrics,
     reloadState: () => lastReload,
-    api: { policy, db, audit, restrictions, consents },
+    api: { policy, db, audit, restrictions, consents, reload },
     https: config.admin.tls ? adminPlaneTlsOptions(config.admin.tls, config.tls, certificate) : undefined,
   });
   let plaintext: Server | undefined;

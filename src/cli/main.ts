@@ -5,8 +5,8 @@ import { runAdmin } from './admin.js';
 import { runCheck } from './check.js';
 import { runExplain } from './explain.js';
 import { runPolicyTests } from './policy-test.js';
-import { readFileSync } from 'node:fs';
-import { signPolicyFile } from '../config/signature.js';
+import { existsSync } from 'node:fs';
+import { runPolicyDiff, runPolicyShow, runPolicySign, runPolicyVersions } from './policy.js';
 import { runDemo } from './demo.js';
 import { loadOrReport, runServe } from './serve.js';
 
@@ -14,7 +14,9 @@ const USAGE = `usage: custodian <command> [options]
 
 commands:
   serve -c FILE     run the gateway with a configuration file
-  check -c FILE     validate a configuration; exit 1 listing every error and warning with its line
+  check -c FILE [--against FILE|VERSION]
+                    would this policy be admitted: every error and warning with its line, its
+                    signatures, its policy tests, and its impact against the policy it replaces
                     (--allow-warnings: exit 0 when there are only warnings)
   demo              run the demo loan API with the gateway in front of it (config/demo.yaml)
   audit verify [-c FILE] [--journal-only|--database-only] [--prom-file FILE]
@@ -25,8 +27,15 @@ commands:
           METHOD PATH [--body FILE] [--offline] [--json]
                     what the gateway would do: the same decision (the store read, never written;
                     --offline: on stated assumptions) and the view of the upstream's body, field by field
-  policy sign -c FILE --key KEY.pem --signer OFFICER
-                    sign a policy file (writes FILE.sig) as an information-protection officer
+  policy sign -c FILE --key KEY.pem --signer OFFICER [--cosign]
+                    sign a policy file (writes FILE.sig) as an information-protection officer;
+                    --cosign adds a second officer's signature (four-eyes on a revealing change)
+  policy diff A B [-c FILE]
+                    what changes for people when B replaces A (files or kept version ids)
+  policy versions [-c FILE]
+                    every loaded version: id, time, how, signers, impact
+  policy show VERSION [-c FILE] [--out FILE]
+                    a kept version's exact text (roll back: sign it and load it)
   admin ACTION …    the admin API for scripts (--admin-url, token from --token or CUSTODIAN_ADMIN_TOKEN):
                     restrict --customer ID [--kind objection] [--purposes a,b] --ticket T
                     answer --id ID --reply TEXT | lift --id ID
@@ -46,6 +55,9 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       config: { type: 'string', short: 'c' },
       'var-dir': { type: 'string' },
       'allow-warnings': { type: 'boolean' },
+      against: { type: 'string' },
+      cosign: { type: 'boolean' },
+      out: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
       json: { type: 'boolean' },
@@ -86,7 +98,7 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
   switch (command) {
     case 'check':
       if (!values.config) return usage('check needs -c FILE');
-      return runCheck(values.config, { allowWarnings: values['allow-warnings'] ?? false });
+      return runCheck(values.config, { allowWarnings: values['allow-warnings'] ?? false, against: values.against, varDir: values['var-dir'] });
     case 'serve': {
       if (!values.config) return usage('serve needs -c FILE');
       const result = await runServe(values.config);
@@ -134,13 +146,22 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       return runAdmin({ action, target, adminUrl: values['admin-url'] ?? 'http://127.0.0.1:9464', token: values.token, options: values });
     }
     case 'policy': {
-      const [sub] = positionals;
-      if (sub !== 'sign' || !values.config || !values.key || !values.signer) {
-        return usage('policy sign needs -c FILE --key PRIVATE_KEY_PEM --signer OFFICER_ID');
+      const [sub, a, b] = positionals;
+      const varDir = resolve(values['var-dir'] ?? 'var');
+      if (sub === 'sign') {
+        if (!values.config || !values.key || !values.signer) return usage('policy sign needs -c FILE --key PRIVATE_KEY_PEM --signer OFFICER_ID');
+        return runPolicySign(values.config, values.key, values.signer, values.cosign ?? false);
       }
-      const claim = await signPolicyFile(values.config, readFileSync(values.key, 'utf8'), values.signer);
-      console.log(`signed ${values.config} (sha256 ${claim.digest.slice(0, 16)}…) as ${claim.signer}; wrote ${values.config}.sig`);
-      return 0;
+      if (sub === 'diff') {
+        if (!a || !b) return usage('policy diff needs two policies (files or version ids)');
+        const config = values.config || !(existsSync(a) && existsSync(b)) ? loadOrReport(values.config ?? 'config/demo.yaml') : undefined;
+        return runPolicyDiff(a, b, config, varDir);
+      }
+      const config = loadOrReport(values.config ?? 'config/demo.yaml');
+      if (!config) return 1;
+      if (sub === 'versions') return runPolicyVersions(config, varDir);
+      if (sub === 'show' && a) return runPolicyShow(a, config, varDir, values.out);
+      return usage('policy needs sign, diff, versions or show');
     }
     case 'test': {
       const [file] = positionals;

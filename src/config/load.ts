@@ -58,7 +58,8 @@ interface RawConfig {
   audit?: RawAudit;
   database?: RawDatabase;
   store?: RawStore;
-  policy?: { requireSignature?: boolean; trustAnchors?: string };
+  policy?: { requireSignature?: boolean; trustAnchors?: string; fourEyes?: boolean };
+  policyTests?: string[];
   admin?: {
     officerRoles?: string[];
     approverRoles?: string[];
@@ -70,8 +71,8 @@ interface RawConfig {
     id: string;
     name?: string;
     contract: string;
-    nda: string;
-    securityReview: { ref: string; date: string };
+    nda: string | { ref: string; expires: string };
+    securityReview: { ref: string; date: string; expires?: string };
     purposes: string[];
     fields: string[];
     validFrom: string;
@@ -103,12 +104,17 @@ export interface LoadedConfig {
 
 export function loadConfigDetailed(file: string, options: LoadOptions = {}): LoadedConfig {
   const source = resolve(file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(source, 'utf8');
+    bytes = readFileSync(source);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'read error';
     throw new ConfigError([{ file: source, line: 0, column: 0, path: '', message: `cannot read file (${code})` }]);
+  }
+  // The policy's text is kept and signed byte for byte: it must read back as the same bytes.
+  const text = bytes.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(bytes)) {
+    throw new ConfigError([{ file: source, line: 0, column: 0, path: '', message: 'the file is not valid UTF-8' }]);
   }
   return parseConfigDetailed(source, text, options);
 }
@@ -154,8 +160,14 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
       id: p.id,
       name: p.name,
       contract: p.contract,
-      nda: p.nda,
-      securityReview: { ...p.securityReview },
+      nda: typeof p.nda === 'string' ? p.nda : p.nda.ref,
+      ndaExpiresAt: typeof p.nda === 'string' ? undefined : endOfDayEpoch(p.nda.expires),
+      securityReview: {
+        ref: p.securityReview.ref,
+        date: p.securityReview.date,
+        // A security review is good for a year unless the file says otherwise.
+        expiresAt: p.securityReview.expires ? endOfDayEpoch(p.securityReview.expires) : endOfDayEpoch(p.securityReview.date) + 365 * 86400,
+      },
       purposes: [...p.purposes],
       fields: [...p.fields],
       validFrom: Date.parse(`${p.validFrom}T00:00:00Z`) / 1000,
@@ -236,8 +248,19 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
   const tls = buildTls(raw.tls, mode, ctx);
   const adminTls = buildAdminTls(raw.admin?.tls, raw.listen?.admin?.host ?? '127.0.0.1', ctx);
 
-  if (raw.policy?.requireSignature && !raw.policy.trustAnchors) {
-    issues.push({ path: ['policy'], message: 'requireSignature needs policy.trustAnchors (the officers\' public keys)' });
+  // Outside demo mode a policy is signed unless the file says otherwise, in writing.
+  const requireSignature = raw.policy?.requireSignature ?? mode === 'production';
+  if (requireSignature && !raw.policy?.trustAnchors) {
+    issues.push({
+      path: ['policy'],
+      message:
+        raw.policy?.requireSignature === undefined
+          ? 'production mode requires a signed policy: name policy.trustAnchors (the officers\' public keys), or write policy.requireSignature: false (then warned at start, counted in custodian_policy_unsigned and alerted)'
+          : 'requireSignature needs policy.trustAnchors (the officers\' public keys)',
+    });
+  }
+  if (raw.policy?.fourEyes && !requireSignature) {
+    issues.push({ path: ['policy', 'fourEyes'], message: 'fourEyes needs signed policies (policy.requireSignature and policy.trustAnchors)' });
   }
   if (issues.length > 0) throw new ConfigError(issues.map((i) => doc.locate(i)));
 
@@ -245,7 +268,8 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
   const config: Config = {
     source,
     baseDir,
-    digest: createHash('sha256').update(text).digest('hex'),
+    digest: createHash('sha256').update(text, 'utf8').digest('hex'),
+    text,
     mode,
     listen: {
       data: { host: listen.data?.host ?? '0.0.0.0', port: listen.data?.port ?? 8443 },
@@ -278,9 +302,12 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     partners,
     database: buildDatabase(raw.database, purposeIds, classification, masking, ctx),
     policy: {
-      requireSignature: raw.policy?.requireSignature ?? false,
+      requireSignature,
       trustAnchorsFile: raw.policy?.trustAnchors ? resolve(baseDir, raw.policy.trustAnchors) : undefined,
+      fourEyes: raw.policy?.fourEyes ?? false,
+      unsignedInProduction: mode === 'production' && !requireSignature,
     },
+    policyTests: (raw.policyTests ?? []).map((f) => resolve(baseDir, f)),
   };
   return { config: deepFreeze(config), locate: (issue) => doc.locate(issue) };
 }

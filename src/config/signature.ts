@@ -30,16 +30,47 @@ function algorithmFor(key: KeyObject): 'EdDSA' | 'ES256' | 'RS256' {
   throw new Error('the signing key must be Ed25519, EC P-256 or RSA');
 }
 
-/** `custodian policy sign`: write `<file>.sig` for the file's current bytes. */
-export async function signPolicyFile(policyFile: string, privateKeyPem: string, signer: string): Promise<PolicySignature> {
+/** A signature line over `bytes` by `privateKeyPem`, naming `signer`. */
+export async function signPolicyBytes(bytes: Buffer, privateKeyPem: string, signer: string): Promise<{ claim: PolicySignature; jws: string }> {
   const key = createPrivateKey(privateKeyPem);
-  const digest = createHash('sha256').update(readFileSync(policyFile)).digest('hex');
+  const digest = createHash('sha256').update(bytes).digest('hex');
   const claim: PolicySignature = { digest, signer, signedAt: new Date().toISOString() };
   const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify(claim)))
     .setProtectedHeader({ alg: algorithmFor(key), typ: 'custodian-policy+jws' })
     .sign(key);
-  writeFileSync(signatureFileOf(policyFile), `${jws}\n`);
+  return { claim, jws };
+}
+
+/**
+ * `custodian policy sign`: write `<file>.sig` for the file's current bytes. With `cosign`, add
+ * this officer's signature to those already there (a second pair of eyes on a revealing change);
+ * they must be for the same bytes.
+ */
+export async function signPolicyFile(policyFile: string, privateKeyPem: string, signer: string, options: { cosign?: boolean } = {}): Promise<PolicySignature> {
+  const bytes = readFileSync(policyFile);
+  const { claim, jws } = await signPolicyBytes(bytes, privateKeyPem, signer);
+  const sigFile = signatureFileOf(policyFile);
+  if (!options.cosign) {
+    writeFileSync(sigFile, `${jws}\n`);
+    return claim;
+  }
+  if (!existsSync(sigFile)) throw new Error(`nothing to co-sign: ${sigFile} does not exist (sign it first)`);
+  const lines = signatureLines(readFileSync(sigFile, 'utf8'));
+  for (const line of lines) {
+    const earlier = JSON.parse(Buffer.from(line.split('.')[1] ?? '', 'base64url').toString('utf8')) as PolicySignature;
+    if (earlier.digest !== claim.digest) throw new Error(`${sigFile} signs another version of the file (sha256 ${earlier.digest.slice(0, 16)}…): sign this version first`);
+    if (earlier.signer === signer) throw new Error(`${signer} has already signed this version: a co-signature is another officer's`);
+  }
+  writeFileSync(sigFile, `${[...lines, jws].join('\n')}\n`);
   return claim;
+}
+
+/** The JWS lines of a signature file's text. */
+export function signatureLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
 }
 
 /** Trust anchors from a file of PEM public keys, each preceded by a `# id: <officer>` line. */
@@ -53,17 +84,30 @@ export function loadTrustAnchors(file: string): TrustAnchor[] {
 }
 
 /**
- * Verify a policy file against the trust anchors. Returns the signature facts, or the reason the
- * file is refused (never the file's contents).
+ * Verify the signatures over a policy's bytes: every line of the signature text must be a valid
+ * signature by a trust anchor over exactly these bytes, each by a different officer; the first
+ * is the editor's, any further ones co-signatures. Returns the signatures in order, or the reason
+ * the policy is refused (never the policy's contents).
  */
-export async function verifyPolicySignature(
-  policyFile: string,
-  fileBytes: Buffer,
+export async function verifyPolicySignatures(
+  bytes: Buffer,
+  signatureText: string | undefined,
   anchors: readonly TrustAnchor[],
-): Promise<{ ok: true; signature: PolicySignature } | { ok: false; reason: string }> {
-  const sigFile = signatureFileOf(policyFile);
-  if (!existsSync(sigFile)) return { ok: false, reason: `the policy is not signed (no ${sigFile})` };
-  const jws = readFileSync(sigFile, 'utf8').trim();
+): Promise<{ ok: true; signatures: PolicySignature[] } | { ok: false; reason: string }> {
+  const lines = signatureText === undefined ? [] : signatureLines(signatureText);
+  if (lines.length === 0) return { ok: false, reason: 'the policy is not signed' };
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  const signatures: PolicySignature[] = [];
+  for (const [i, jws] of lines.entries()) {
+    const result = await verifyOne(jws, digest, anchors);
+    if (!result.ok) return { ok: false, reason: lines.length > 1 ? `signature ${i + 1}: ${result.reason}` : result.reason };
+    if (signatures.some((s) => s.signer === result.signature.signer)) return { ok: false, reason: `${result.signature.signer} signed twice: a co-signature must be another officer's` };
+    signatures.push(result.signature);
+  }
+  return { ok: true, signatures };
+}
+
+async function verifyOne(jws: string, digest: string, anchors: readonly TrustAnchor[]): Promise<{ ok: true; signature: PolicySignature } | { ok: false; reason: string }> {
   for (const anchor of anchors) {
     let claim: PolicySignature;
     try {
@@ -72,10 +116,21 @@ export async function verifyPolicySignature(
     } catch {
       continue;
     }
-    const digest = createHash('sha256').update(fileBytes).digest('hex');
     if (claim.digest !== digest) return { ok: false, reason: `the policy was modified after ${anchor.id} signed it` };
     if (claim.signer !== anchor.id) return { ok: false, reason: `the signature names ${claim.signer} but was made with ${anchor.id}'s key` };
     return { ok: true, signature: claim };
   }
   return { ok: false, reason: 'the signature is not valid under any officer trust anchor' };
+}
+
+/** Verify a policy file and its `<file>.sig` (see verifyPolicySignatures). */
+export async function verifyPolicySignature(
+  policyFile: string,
+  fileBytes: Buffer,
+  anchors: readonly TrustAnchor[],
+): Promise<{ ok: true; signature: PolicySignature; signatures: PolicySignature[] } | { ok: false; reason: string }> {
+  const sigFile = signatureFileOf(policyFile);
+  if (!existsSync(sigFile)) return { ok: false, reason: `the policy is not signed (no ${sigFile})` };
+  const result = await verifyPolicySignatures(fileBytes, readFileSync(sigFile, 'utf8'), anchors);
+  return result.ok ? { ok: true, signature: result.signatures[0] as PolicySignature, signatures: result.signatures } : result;
 }

@@ -174,8 +174,11 @@ export interface PartnerConfig {
   readonly id: string;
   readonly name: string | undefined;
   readonly contract: string;
+  /** The NDA's reference, and the end of its last day (epoch seconds) when it expires. */
   readonly nda: string;
-  readonly securityReview: { readonly ref: string; readonly date: string };
+  readonly ndaExpiresAt: number | undefined;
+  /** The security review; expiresAt: end of its last valid day (epoch seconds). */
+  readonly securityReview: { readonly ref: string; readonly date: string; readonly expiresAt: number };
   readonly purposes: readonly string[];
   readonly fields: readonly string[];
   /** Epoch seconds: start of validFrom's day, end of validUntil's day (UTC). */
@@ -221,6 +224,8 @@ export interface Config {
   readonly baseDir: string;
   /** SHA-256 (hex) of the file's bytes. */
   readonly digest: string;
+  /** The file's text exactly as read (UTF-8 of exactly those bytes): kept with the version. */
+  readonly text: string;
   readonly mode: 'production' | 'demo';
   readonly listen: {
     readonly data: Address;
@@ -237,7 +242,16 @@ export interface Config {
   readonly masking: MaskingConfig;
   readonly audit: AuditConfig;
   readonly store: StoreConfig;
-  readonly policy: { readonly requireSignature: boolean; readonly trustAnchorsFile: string | undefined };
+  readonly policy: {
+    readonly requireSignature: boolean;
+    readonly trustAnchorsFile: string | undefined;
+    /** A revealing change needs a second officer's signature. */
+    readonly fourEyes: boolean;
+    /** Production mode with `requireSignature: false` written out: warned, counted, alerted. */
+    readonly unsignedInProduction: boolean;
+  };
+  /** Policy test files (absolute paths) every load of this policy must pass. */
+  readonly policyTests: readonly string[];
   readonly admin: {
     readonly officerRoles: readonly string[];
     readonly approverRoles: readonly string[];

@@ -25,6 +25,12 @@ export function checkPartner(
   if (nowSec < partner.validFrom || nowSec > partner.validUntil) {
     return { ok: false, code: 'CUSTODIAN_PARTNER_CONTRACT', hint: "The partner's contract is not in force." };
   }
+  if (nowSec > partner.securityReview.expiresAt) {
+    return { ok: false, code: 'CUSTODIAN_PARTNER_CONTRACT', hint: "The partner's security review has lapsed." };
+  }
+  if (partner.ndaExpiresAt !== undefined && nowSec > partner.ndaExpiresAt) {
+    return { ok: false, code: 'CUSTODIAN_PARTNER_CONTRACT', hint: "The partner's NDA has expired." };
+  }
   if (!partner.purposes.includes(purpose)) {
     return { ok: false, code: 'CUSTODIAN_PARTNER_CONTRACT', hint: "The purpose is outside the partner's contract." };
   }
@@ -35,6 +41,22 @@ export function checkPartner(
     return new Set([...consented].filter((f) => contractFields.has(f)));
   };
   return { ok: true, partner, scopeFor };
+}
+
+/**
+ * The recipient a consent names when the lending company itself uses the data under a purpose
+ * whose lawful basis is consent (PIPL art. 13(1)): the customer agreed to that use, not to a
+ * third party's.
+ */
+export const OWN_USE_RECIPIENT = 'self';
+
+/**
+ * A purpose whose lawful basis is consent, used by the company's own staff or services: each
+ * customer's live consent to the company (recipient `self`) for that purpose, narrowed to the
+ * fields consented to — the same per-customer rule partners are held to, without a contract.
+ */
+export function ownUseScope(purpose: string, consents: ConsentCache, nowSec: number): ScopeFor {
+  return (customerId) => consents.fields(customerId, OWN_USE_RECIPIENT, purpose, nowSec * 1000);
 }
 
 /** Remove, in place, the keys of a record outside the scope. Returns how many were removed. */

@@ -11,6 +11,8 @@ import { subjectHistory } from '../store/audit-store.js';
 import type { Db } from '../store/db.js';
 import { recordedSubjectId } from '../audit/subjects.js';
 import { rawHeaderValues } from './raw-headers.js';
+import { listPolicyVersions } from '../store/policy-versions.js';
+import type { ReloadCandidate, ReloadResult } from '../server.js';
 
 export interface AdminApiDeps {
   readonly policy: PolicyHolder;
@@ -18,6 +20,8 @@ export interface AdminApiDeps {
   readonly audit: AuditService;
   readonly restrictions: RestrictionCache;
   readonly consents: ConsentCache;
+  /** The gateway's reload, for a policy handed over the admin API. */
+  readonly reload?: (candidate: ReloadCandidate, actor: Principal) => Promise<ReloadResult>;
 }
 
 function refuse(reply: FastifyReply, code: 'CUSTODIAN_AUTH_MISSING' | 'CUSTODIAN_AUTH_INVALID' | 'CUSTODIAN_AUTH_EXPIRED' | 'CUSTODIAN_ADMIN_FORBIDDEN', hint?: string) {
@@ -194,5 +198,31 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
     const who = await officer(request, reply);
     if (!who) return reply;
     return { restrictions: await listRestrictions(deps.db, request.query.customerId) };
+  });
+
+  // Reload through the admin API: the officer hands over the policy text and its signature lines;
+  // it passes the same gate as a SIGHUP (signatures, policy tests, four-eyes) and the answer is
+  // its impact on what people see. Admitted, it is written to the policy file and serves.
+  app.post<{ Body: { policy?: unknown; signatures?: unknown } }>('/admin/policy', async (request, reply) => {
+    const who = await officer(request, reply);
+    if (!who) return reply;
+    const { policy, signatures } = request.body ?? {};
+    const lines = typeof signatures === 'string' ? [signatures] : Array.isArray(signatures) ? signatures : signatures === undefined ? [] : undefined;
+    if (typeof policy !== 'string' || policy.length === 0 || !lines || !lines.every((l) => typeof l === 'string')) {
+      return reply.code(400).send({ error: 'expected { policy: "<the policy file text>", signatures: ["<JWS>", ...] }' });
+    }
+    if (!deps.reload) return reply.code(503).send({ error: 'this admin plane cannot reload the policy' });
+    const result = await deps.reload({ text: policy, signatureText: lines.length > 0 ? `${lines.join('\n')}\n` : undefined, actor: who.subject }, who);
+    if (result.ok) return { version: result.version, impact: result.impact };
+    return reply
+      .code(statusOf('CUSTODIAN_POLICY_REFUSED'))
+      .type('application/json; charset=utf-8')
+      .send({ ...errorBody('CUSTODIAN_POLICY_REFUSED', request.id), errors: result.errors, impact: result.impact });
+  });
+
+  app.get('/admin/policy/versions', async (request, reply) => {
+    const who = await officer(request, reply);
+    if (!who) return reply;
+    return { versions: await listPolicyVersions(deps.db) };
   });
 }

@@ -1,6 +1,6 @@
 import { defaultOperatorFor } from '../config/build-masking.js';
 import type { Classification, DataClass, RouteConfig, ViewConfig, ViewOperator } from '../config/types.js';
-import { type CompiledOperator, compileOperator, dropOperator, keepOperator } from './operators.js';
+import { type CompiledOperator, compileOperator, dropOperator, keepOperator, type OperatorSpec } from './operators.js';
 import type { PseudonymKeys } from './pseudonym.js';
 
 /** How one classified field is treated under one view. */
@@ -29,19 +29,25 @@ export interface FieldPlan {
 
 const CLASS_DEFAULTS: Record<DataClass, ViewOperator> = { public: 'keep', C1: 'keep', C2: 'default', C3: 'drop' };
 
+/**
+ * The operator a view applies to a dictionary entry. Precedence: the view's rule for this
+ * field, then for its class, then the class default. C3 (secrets) stays dropped unless a view
+ * names it explicitly (field or class).
+ */
+export function chosenOperatorSpec(name: string, entry: { class: DataClass; operator: OperatorSpec }, view: ViewConfig | undefined): OperatorSpec {
+  const chosen: ViewOperator = view?.fields[name] ?? view?.classes[entry.class] ?? CLASS_DEFAULTS[entry.class];
+  return chosen === 'default' ? (entry.operator ?? defaultOperatorFor(entry.class)) : chosen;
+}
+
 function ruleFor(
   name: string,
-  entry: { class: DataClass; operator: import('./operators.js').OperatorSpec },
+  entry: { class: DataClass; operator: OperatorSpec },
   view: ViewConfig | undefined,
   keys: PseudonymKeys,
   detectors: boolean,
   slot: number,
 ): FieldRule {
-  // Precedence: the view's rule for this field, then for its class, then the class default.
-  // C3 (secrets) stays dropped unless a view names it explicitly (field or class).
-  const chosen: ViewOperator = view?.fields[name] ?? view?.classes[entry.class] ?? CLASS_DEFAULTS[entry.class];
-  const spec = chosen === 'default' ? (entry.operator ?? defaultOperatorFor(entry.class)) : chosen;
-  const operator = compileOperator(spec, keys);
+  const operator = compileOperator(chosenOperatorSpec(name, entry, view), keys);
   const clearText = entry.class === 'public' || entry.class === 'C1';
   return Object.freeze({ name, dataClass: entry.class, operator, scan: detectors && clearText && operator.action === 'kept', slot });
 }

@@ -138,6 +138,14 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'custodian_policy_unsigned',
+      help: '1 when a production gateway runs with policy.requireSignature: false (any edit to the file goes live unsigned).',
+      registers,
+      collect() {
+        this.set(policy.current.config.policy.unsignedInProduction ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'custodian_observe_mode_routes',
       help: 'Routes in observe mode (decide and report, but do not mask or block).',
       registers,

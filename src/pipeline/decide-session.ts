@@ -40,6 +40,10 @@ export async function decideSession(facts: SessionFacts, policy: Policy): Promis
   }
   const authorized = authorizePurpose(facts.declaredPurposes, principal, database.purposes, policy.purposes, policy.now() / 1000);
   if (!authorized.ok) return { allowed: false, code: authorized.code, hint: authorized.hint, principal, declaredPurpose };
+  if (authorized.purpose.config.lawfulBasis === 'consent') {
+    // A session's rows are not judged customer by customer against consents: fail closed.
+    return { allowed: false, code: 'CUSTODIAN_CONSENT_REQUIRED', hint: 'A consent-based purpose is served through the API, where each customer’s consent applies.', principal, declaredPurpose };
+  }
   const view = database.byPurpose.get(authorized.purpose.config.id);
   if (!view) return { allowed: false, code: 'CUSTODIAN_PURPOSE_NOT_ALLOWED', principal, declaredPurpose };
   return { allowed: true, principal, purpose: authorized.purpose, view };

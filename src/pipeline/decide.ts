@@ -2,7 +2,7 @@ import { SubjectSet, requestSubjects } from '../audit/subjects.js';
 import type { Principal } from '../auth/principal.js';
 import { touchCustomers, windowCount } from '../governance/bulk-guard.js';
 import type { ConsentCache } from '../governance/consents.js';
-import { checkPartner, type ScopeFor } from '../governance/partner-scope.js';
+import { checkPartner, ownUseScope, type ScopeFor } from '../governance/partner-scope.js';
 import type { RestrictionCache } from '../governance/restrictions.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Policy } from '../policy/compile.js';
@@ -103,6 +103,15 @@ export async function decide(facts: RequestFacts, policy: Policy, stores: Decisi
     for (const id of ids) if (!check.scopeFor(id)) return deny(context, 'CUSTODIAN_CONSENT_REQUIRED');
     partnerScope = check.scopeFor;
     if (ids.length === 1) partnerRecordScope = check.scopeFor(ids[0] as string);
+  } else if (purpose.config.lawfulBasis === 'consent') {
+    // The company's own use on the basis of consent: each customer's live consent, as for partners.
+    if (match.route.config.subjects.length === 0) {
+      return deny(context, 'CUSTODIAN_CONSENT_REQUIRED', 'This route does not identify the customer, so a consent-based purpose cannot use it.');
+    }
+    const scopeFor = ownUseScope(purposeId, stores.consents, policy.now() / 1000);
+    for (const id of ids) if (!scopeFor(id)) return deny(context, 'CUSTODIAN_CONSENT_REQUIRED');
+    partnerScope = scopeFor;
+    if (ids.length === 1) partnerRecordScope = scopeFor(ids[0] as string);
   }
 
   const destructive = match.route.config.destructive;

@@ -1,4 +1,4 @@
-import type { Config, DatabaseTableConfig, RouteConfig } from '../config/types.js';
+import type { Config, DatabaseConfig, DatabaseTableConfig, RouteConfig } from '../config/types.js';
 import { compileFieldPlan, type FieldRule } from '../mask/plan.js';
 import type { StatementCatalogue, TableView } from './statement.js';
 
@@ -44,18 +44,9 @@ export function withColumnTypes(view: DatabasePurposeView, types: ReadonlyMap<st
   return { tables, functions: view.catalogue.functions };
 }
 
-/**
- * The database front end's policy, compiled once per configuration: for each database purpose,
- * the tables it may read and, per column, the same masking rule a JSON field of that dictionary
- * name gets under that purpose's view. A column is clear for the statement policy only when it
- * is released as it is and is not free text the detectors scan (a condition on a remarks column
- * could find the identifiers the detectors mask in it).
- */
-export function compileDatabasePolicy(config: Config): DatabasePolicy | undefined {
-  const db = config.database;
-  if (!db) return undefined;
-  const keys = { active: config.masking.activePseudonymKey, secrets: config.masking.pseudonymKeys };
-  const asRoute: RouteConfig = {
+/** The database front end's views, in the shape of a route: its columns get the rules JSON fields of the same name would. */
+export function databaseAsRoute(db: DatabaseConfig): RouteConfig {
+  return {
     id: '(database)',
     methods: ['GET'],
     path: '/',
@@ -70,6 +61,20 @@ export function compileDatabasePolicy(config: Config): DatabasePolicy | undefine
     destructive: false,
     responseHeaders: { release: [], scan: [] },
   };
+}
+
+/**
+ * The database front end's policy, compiled once per configuration: for each database purpose,
+ * the tables it may read and, per column, the same masking rule a JSON field of that dictionary
+ * name gets under that purpose's view. A column is clear for the statement policy only when it
+ * is released as it is and is not free text the detectors scan (a condition on a remarks column
+ * could find the identifiers the detectors mask in it).
+ */
+export function compileDatabasePolicy(config: Config): DatabasePolicy | undefined {
+  const db = config.database;
+  if (!db) return undefined;
+  const keys = { active: config.masking.activePseudonymKey, secrets: config.masking.pseudonymKeys };
+  const asRoute = databaseAsRoute(db);
   const byPurpose = new Map<string, DatabasePurposeView>();
   for (const purpose of db.purposes) {
     const plan = compileFieldPlan(asRoute, purpose, config.classification, keys);

@@ -51,6 +51,22 @@ export function lintPolicy(config: Config, nowSec: number = Date.now() / 1000): 
     }
   });
 
+  // Partner paperwork about to lapse: after that day the partner is refused.
+  const soon = nowSec + 30 * 86400;
+  const day = (epoch: number) => new Date(epoch * 1000).toISOString().slice(0, 10);
+  [...config.partners.values()].forEach((p, index) => {
+    const lapses: [string, number | undefined, (string | number)[]][] = [
+      ['contract', p.validUntil, ['validUntil']],
+      ['security review', p.securityReview.expiresAt, ['securityReview']],
+      ['NDA', p.ndaExpiresAt, ['nda']],
+    ];
+    for (const [what, at, path] of lapses) {
+      if (at === undefined) continue;
+      if (nowSec > at) warnings.push({ path: ['partners', index, ...path], message: `partner "${p.id}": ${what} lapsed on ${day(at)}: the partner is refused` });
+      else if (soon > at) warnings.push({ path: ['partners', index, ...path], message: `partner "${p.id}": ${what} lapses on ${day(at)}, within 30 days: the partner will be refused` });
+    }
+  });
+
   if (config.auth.issuers.length === 0 && config.auth.clientCertificates.length === 0) {
     warnings.push({ path: ['auth'], message: 'no token issuer or client-certificate mapping: no caller can authenticate' });
   }

@@ -168,6 +168,20 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
         FOR EACH ROW EXECUTE FUNCTION custodian_bulk_access_changed();
     `,
   },
+  {
+    version: 9,
+    name: 'policy versions kept whole',
+    // The exact text of every loaded version (rollback is loading an old one's text, signed
+    // again), who loaded it how, every signer, and its impact against the version it replaced.
+    sql: `
+      ALTER TABLE policy_versions ADD COLUMN policy_text text;
+      ALTER TABLE policy_versions ADD COLUMN cosigners text[] NOT NULL DEFAULT '{}';
+      ALTER TABLE policy_versions ADD COLUMN loaded_by text;
+      ALTER TABLE policy_versions ADD COLUMN previous_digest text;
+      ALTER TABLE policy_versions ADD COLUMN impact text;
+      ALTER TABLE policy_versions ADD COLUMN revealing boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number> {

@@ -29,6 +29,7 @@ async function writeConfig(dir: string, extra: Record<string, unknown>) {
       tls: { cert: { file: 'server.pem' }, key: { file: 'server-key.pem' } },
       auth: { issuers: [staticIssuer()] },
       purposes: testPurposes(),
+      policy: { requireSignature: false },
       ...extra,
     }),
   );

@@ -67,7 +67,7 @@ auth:
   for (const alg of ['HS256', 'none']) {
     t.throws(
       () => parseConfig('/x.yaml', `${base}    - { id: j, issuer: z, audience: y, algorithms: [${alg}], keys: [{ key: k }] }\n`, { env: {} }),
-      /auth\/issuers\/0\/algorithms\/0: must be one of/,
+      /auth\/issuers\/0\/algorithms\/0: "(HS256|none)" is not one of: /,
       `${alg} is not an accepted algorithm`,
     );
   }

@@ -132,10 +132,11 @@ t.test('production mode needs a certificate; secrets come from env or files, nev
   const prodIssues = issuesOf(prod).map((i) => i.message);
   t.ok(prodIssues.some((m) => /tls.cert and tls.key are required outside demo mode/.test(m)), 'a certificate');
   t.ok(prodIssues.some((m) => /audit.checkpoint.key .* is required outside demo mode/.test(m)), 'a checkpoint signing key');
+  t.ok(prodIssues.some((m) => /production mode requires a signed policy/.test(m)), 'a signed policy');
 
   const dir = tempDir(t);
   writeFileSync(join(dir, 'cert.pem'), 'CERT');
-  const withSecrets = `${prod}\ntls:\n  cert: { file: cert.pem }\n  key: { env: CUSTODIAN_TLS_KEY }\naudit:\n  checkpoint: { key: { env: CUSTODIAN_CHECKPOINT_KEY } }\n`;
+  const withSecrets = `${prod}\ntls:\n  cert: { file: cert.pem }\n  key: { env: CUSTODIAN_TLS_KEY }\naudit:\n  checkpoint: { key: { env: CUSTODIAN_CHECKPOINT_KEY } }\npolicy:\n  requireSignature: false\n`;
   const file = join(dir, 'c.yaml');
   writeFileSync(file, withSecrets);
   const config = loadConfig(file, { env: { CUSTODIAN_TLS_KEY: 'KEY-MATERIAL', CUSTODIAN_CHECKPOINT_KEY: 'PEM' } });
@@ -161,7 +162,7 @@ t.test('custodian check: exit 0 on the demo, non-zero listing every error with i
   t.match(ok.stdout, /OK/);
   const dir = tempDir(t);
   const bad = join(dir, 'bad.yaml');
-  writeFileSync(bad, 'upstreams:\n  loans:\n    url: ftp://x\nroutes:\n  - id: a\n    method: GET\n    path: /a\n    upstream: none\nbogus: 1\n');
+  writeFileSync(bad, 'upstreams:\n  loans:\n    url: ftp://x\nroutes:\n  - id: a\n    method: GET\n    path: /a\n    upstream: none\nbogus: 1\npolicy:\n  requireSignature: false\n');
   const failed = await run(process.execPath, ['--import', 'tsx', 'src/index.ts', 'check', '-c', bad]).then(
     () => undefined,
     (err: { code: number; stdout: string }) => err,

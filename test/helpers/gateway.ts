@@ -72,6 +72,8 @@ export async function writeTestConfig(
     tls: { cert: { file: 'server.pem' }, key: { file: 'server-key.pem' } },
     auth: { issuers: [staticIssuer()] },
     purposes: testPurposes(),
+    // Production mode signs its policy by default; tests of signing set `policy` themselves.
+    policy: { requireSignature: false },
     ...config,
   };
   const file = join(dir, 'custodian.yaml');

@@ -52,6 +52,10 @@ t.test('the Kubernetes manifests hold every object the deployment needs', async 
   const policy = parse(docs.find((d) => d.kind === 'ConfigMap').data['custodian.yaml']);
   t.equal(policy.listen.admin.host, '0.0.0.0');
   t.ok(policy.admin?.tls, 'admin.tls is set');
+  t.ok(policy.policy?.trustAnchors, 'the production example signs its policy');
+  t.equal(policy.policy?.fourEyes, true, 'revealing changes need two officers');
+  t.equal(policy.policy?.requireSignature, undefined, 'signing is not switched off');
+  t.ok(policy.policyTests?.length > 0, 'the policy names its tests');
   t.equal(deployment.spec.template.metadata.annotations['prometheus.io/scheme'], 'https');
   t.equal(deployment.spec.template.spec.securityContext.runAsNonRoot, true);
   t.match(container.env, [{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'custodian-database' } } }], 'secrets by reference');
