@@ -352,7 +352,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     db,
     metrics,
     reloadState: () => lastReload,
-    api: { policy, db, audit, restrictions, consents, reload },
+    api: { policy, db, audit, restrictions, consents, reload, checkpointPem: keyPem },
     https: config.admin.tls ? adminPlaneTlsOptions(config.admin.tls, config.tls, certificate) : undefined,
   });
   let plaintext: Server | undefined;

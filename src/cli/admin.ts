@@ -63,9 +63,18 @@ function requestFor(a: AdminCliArgs): { method: 'GET' | 'POST'; path: string; bo
     }
     case 'list': {
       const what = a.target;
-      if (what !== 'restrictions' && what !== 'consents' && what !== 'partners') return 'list restrictions|consents|partners';
+      const lists: Record<string, { path: string; byCustomer: boolean }> = {
+        restrictions: { path: '/admin/restrictions', byCustomer: true },
+        consents: { path: '/admin/consents', byCustomer: true },
+        partners: { path: '/admin/partners', byCustomer: false },
+        approvals: { path: '/admin/approvals', byCustomer: false },
+        destructions: { path: '/admin/destructions', byCustomer: false },
+        versions: { path: '/admin/policy/versions', byCustomer: false },
+      };
+      const list = what ? lists[what] : undefined;
+      if (!list) return `list ${Object.keys(lists).join('|')}`;
       const customer = str(o.customer);
-      return { method: 'GET', path: `/admin/${what}${customer && what !== 'partners' ? `?customerId=${encodeURIComponent(customer)}` : ''}` };
+      return { method: 'GET', path: `${list.path}${customer && list.byCustomer ? `?customerId=${encodeURIComponent(customer)}` : ''}` };
     }
     case 'history':
       return { method: 'GET', path: `/audit/subjects/${encodeURIComponent(a.target ?? '')}` };

@@ -6,6 +6,7 @@ import { runCheck } from './check.js';
 import { runExplain } from './explain.js';
 import { runPolicyTests } from './policy-test.js';
 import { existsSync } from 'node:fs';
+import { runReport } from './report.js';
 import { runPolicyDiff, runPolicyShow, runPolicySign, runPolicyVersions } from './policy.js';
 import { runDemo } from './demo.js';
 import { loadOrReport, runServe } from './serve.js';
@@ -41,7 +42,13 @@ commands:
                     answer --id ID --reply TEXT | lift --id ID
                     consent --customer ID --recipient P --purpose P --fields a,b --expires DATE --evidence REF
                     withdraw --id ID | approve --method M --path P --requester SUB [--body-file F] [--ttl S]
-                    list restrictions|consents|partners [--customer ID] | history CUSTOMER_ID
+                    list restrictions|consents|partners|approvals|destructions|versions [--customer ID]
+                    | history CUSTOMER_ID   (officer or auditor token for lists and history)
+  report inspection [-c FILE] [--from DATE] [--to DATE] [--format html|md|csv|json] [--out FILE]
+                    the supervision group's inspection report over the audit store (default: the
+                    last 30 days, HTML, local time --utc-offset +08:00)
+  report subject ID [-c FILE] [--from DATE] [--to DATE] [--format …] [--out FILE]
+                    "who saw my data": the document the officer hands to customer ID
   test FILE         run policy test cases (request + claims + purpose + body → decision and view)
   (audit and explain default to -c config/demo.yaml; audit to --var-dir var)
 `;
@@ -58,6 +65,8 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       against: { type: 'string' },
       cosign: { type: 'boolean' },
       out: { type: 'string' },
+      format: { type: 'string' },
+      'utc-offset': { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
       json: { type: 'boolean' },
@@ -162,6 +171,19 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       if (sub === 'versions') return runPolicyVersions(config, varDir);
       if (sub === 'show' && a) return runPolicyShow(a, config, varDir, values.out);
       return usage('policy needs sign, diff, versions or show');
+    }
+    case 'report': {
+      const [kind, subject] = positionals;
+      const config = loadOrReport(values.config ?? 'config/demo.yaml');
+      if (!config) return 1;
+      return runReport(kind, subject, config, {
+        varDir: resolve(values['var-dir'] ?? 'var'),
+        from: values.from,
+        to: values.to,
+        format: values.format,
+        out: values.out,
+        utcOffset: values['utc-offset'],
+      });
     }
     case 'test': {
       const [file] = positionals;

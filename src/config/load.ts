@@ -63,6 +63,7 @@ interface RawConfig {
   admin?: {
     officerRoles?: string[];
     approverRoles?: string[];
+    auditorRoles?: string[];
     restrictionRefreshMs?: number;
     consentRefreshMs?: number;
     tls?: RawAdminTls;
@@ -295,6 +296,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     admin: {
       officerRoles: [...(raw.admin?.officerRoles ?? ['information_officer'])],
       approverRoles: [...(raw.admin?.approverRoles ?? ['approver'])],
+      auditorRoles: [...(raw.admin?.auditorRoles ?? ['auditor'])],
       restrictionRefreshMs: raw.admin?.restrictionRefreshMs ?? 2000,
       consentRefreshMs: raw.admin?.consentRefreshMs ?? 2000,
       tls: adminTls,

@@ -255,6 +255,8 @@ export interface Config {
   readonly admin: {
     readonly officerRoles: readonly string[];
     readonly approverRoles: readonly string[];
+    /** Read every list, history and report on the admin plane; change nothing. */
+    readonly auditorRoles: readonly string[];
     readonly restrictionRefreshMs: number;
     readonly consentRefreshMs: number;
     /** HTTPS for the admin plane; cert and key undefined: the data plane's are used. */

@@ -73,3 +73,45 @@ export async function recordDestruction(
     [randomUUID(), entry.approvalId, entry.requestId, entry.requester, entry.approver, entry.method, entry.object, entry.status, entry.status < 300 ? 'executed' : 'failed'],
   );
 }
+
+const iso = (t: unknown) => (t === null || t === undefined ? null : new Date(t as string).toISOString());
+
+/** Approvals given, newest first (for officers and auditors; the path is the approved request's). */
+export async function listApprovals(db: Db, limit = 500) {
+  const { rows } = await db.query<Record<string, unknown>>(
+    'SELECT id, method, path, requester, approver, reason, created_at, expires_at, used_at, used_by_request FROM approvals ORDER BY created_at DESC LIMIT $1',
+    [limit],
+  );
+  return rows.map((r) => ({
+    id: String(r.id),
+    method: String(r.method),
+    path: String(r.path),
+    requester: String(r.requester),
+    approver: String(r.approver),
+    reason: (r.reason as string | null) ?? null,
+    createdAt: iso(r.created_at),
+    expiresAt: iso(r.expires_at),
+    usedAt: iso(r.used_at),
+    usedByRequest: (r.used_by_request as string | null) ?? null,
+  }));
+}
+
+/** The destruction ledger, newest first: what was destroyed, by whom, approved by whom. */
+export async function listDestructions(db: Db, limit = 500) {
+  const { rows } = await db.query<Record<string, unknown>>(
+    'SELECT id, approval_id, request_id, requester, approver, method, object, status, outcome, at FROM destruction_ledger ORDER BY at DESC LIMIT $1',
+    [limit],
+  );
+  return rows.map((r) => ({
+    id: String(r.id),
+    approvalId: String(r.approval_id),
+    requestId: String(r.request_id),
+    requester: String(r.requester),
+    approver: String(r.approver),
+    method: String(r.method),
+    object: String(r.object),
+    status: r.status === null ? null : Number(r.status),
+    outcome: String(r.outcome),
+    at: iso(r.at),
+  }));
+}

@@ -1,17 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { AuditService } from '../audit/service.js';
 import { errorBody, statusOf } from '../errors.js';
 import { createApproval } from '../governance/approvals.js';
-import { type ConsentCache, listConsents, recordConsent, withdrawConsent } from '../governance/consents.js';
-import { answerObjection, createRestriction, liftRestriction, listRestrictions, type RestrictionCache } from '../governance/restrictions.js';
+import { type ConsentCache, recordConsent, withdrawConsent } from '../governance/consents.js';
+import { answerObjection, createRestriction, liftRestriction, type RestrictionCache } from '../governance/restrictions.js';
 import type { PolicyHolder } from '../policy/compile.js';
-import { subjectHistory } from '../store/audit-store.js';
 import type { Db } from '../store/db.js';
-import { recordedSubjectId } from '../audit/subjects.js';
-import { rawHeaderValues } from './raw-headers.js';
-import { listPolicyVersions } from '../store/policy-versions.js';
+import { adminCaller, adminRecorder } from './admin-caller.js';
 import type { ReloadCandidate, ReloadResult } from '../server.js';
 
 export interface AdminApiDeps {
@@ -22,63 +18,20 @@ export interface AdminApiDeps {
   readonly consents: ConsentCache;
   /** The gateway's reload, for a policy handed over the admin API. */
   readonly reload?: (candidate: ReloadCandidate, actor: Principal) => Promise<ReloadResult>;
-}
-
-function refuse(reply: FastifyReply, code: 'CUSTODIAN_AUTH_MISSING' | 'CUSTODIAN_AUTH_INVALID' | 'CUSTODIAN_AUTH_EXPIRED' | 'CUSTODIAN_ADMIN_FORBIDDEN', hint?: string) {
-  return reply
-    .code(statusOf(code))
-    .type('application/json; charset=utf-8')
-    .send(errorBody(code, reply.request.id, hint));
+  /** The audit checkpoint key (PEM): reports verify the chain's signed checkpoints with its public half. */
+  readonly checkpointPem?: string;
 }
 
 /**
- * The admin API on the admin plane: the information-protection officer's actions. Every call
- * needs a bearer token from a configured issuer carrying an officer role; every action is an
- * audit record (who, what, on which customer — never a token).
+ * The admin API on the admin plane: the information-protection officer's actions (and the
+ * approver's). Every call needs a bearer token from a configured issuer carrying the role; every
+ * action is an audit record (who, what, on which customer — never a token). What officers and
+ * auditors read is in admin-read-api.ts.
  */
 export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
-  const withRole = async (request: FastifyRequest, reply: FastifyReply, roles: readonly string[]): Promise<Principal | undefined> => {
-    const policy = deps.policy.current;
-    const result = await policy.authenticator.authenticate({
-      authorization: rawHeaderValues(request.raw, 'authorization'),
-      rawQuery: '',
-      certificate: undefined,
-    });
-    if (!result.ok) {
-      const code = result.code === 'CUSTODIAN_CLIENT_CERT_REQUIRED' ? 'CUSTODIAN_ADMIN_FORBIDDEN' : result.code;
-      refuse(reply, code, result.hint);
-      return undefined;
-    }
-    if (!result.principal.roles.some((r) => roles.includes(r))) {
-      refuse(reply, 'CUSTODIAN_ADMIN_FORBIDDEN');
-      return undefined;
-    }
-    return result.principal;
-  };
-  const officer = (request: FastifyRequest, reply: FastifyReply) => withRole(request, reply, deps.policy.current.config.admin.officerRoles);
-  const approver = (request: FastifyRequest, reply: FastifyReply) => withRole(request, reply, deps.policy.current.config.admin.approverRoles);
+  const { officer, approver } = adminCaller(deps.policy);
 
-  const record = (who: Principal, action: string, detail: Record<string, unknown>, customerId?: string) =>
-    deps.audit.recordDecision({
-      v: 1,
-      type: 'admin',
-      id: randomUUID(),
-      time: new Date().toISOString(),
-      caller: { sub: who.subject, kind: who.kind, org: who.organisation, roles: who.roles },
-      // An id that is itself an identifier (an ID number as key) is never written in clear.
-      subjects: customerId ? { ids: [recordedSubjectId(customerId, deps.policy.current.config.masking)], count: 1 } : undefined,
-      detail: { action, ...detail },
-    });
-
-  app.get<{ Params: { id: string }; Querystring: { from?: string; to?: string } }>('/audit/subjects/:id', async (request, reply) => {
-    const who = await officer(request, reply);
-    if (!who) return reply;
-    const from = request.query.from ? new Date(request.query.from) : new Date(Date.now() - 365 * 86400_000);
-    const to = request.query.to ? new Date(request.query.to) : new Date(Date.now() + 60_000);
-    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) return reply.code(400).send({ error: 'from/to must be dates' });
-    await record(who, 'read access history', { from: from.toISOString(), to: to.toISOString() }, request.params.id);
-    return { subject: request.params.id, from: from.toISOString(), to: to.toISOString(), accesses: await subjectHistory(deps.db, request.params.id, from, to, deps.policy.current.config.masking) };
-  });
+  const record = adminRecorder(deps.audit, deps.policy);
 
   app.post<{ Body: { customerId?: unknown; kind?: unknown; purposes?: unknown; ticket?: unknown; dueInDays?: unknown } }>('/admin/restrictions', async (request, reply) => {
     const who = await officer(request, reply);
@@ -182,24 +135,6 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
     return withdrawn;
   });
 
-  app.get<{ Querystring: { customerId?: string } }>('/admin/consents', async (request, reply) => {
-    const who = await officer(request, reply);
-    if (!who) return reply;
-    return { consents: await listConsents(deps.db, request.query.customerId) };
-  });
-
-  app.get('/admin/partners', async (request, reply) => {
-    const who = await officer(request, reply);
-    if (!who) return reply;
-    return { partners: [...deps.policy.current.config.partners.values()].map((p) => ({ ...p, validFrom: new Date(p.validFrom * 1000).toISOString(), validUntil: new Date(p.validUntil * 1000).toISOString() })) };
-  });
-
-  app.get<{ Querystring: { customerId?: string } }>('/admin/restrictions', async (request, reply) => {
-    const who = await officer(request, reply);
-    if (!who) return reply;
-    return { restrictions: await listRestrictions(deps.db, request.query.customerId) };
-  });
-
   // Reload through the admin API: the officer hands over the policy text and its signature lines;
   // it passes the same gate as a SIGHUP (signatures, policy tests, four-eyes) and the answer is
   // its impact on what people see. Admitted, it is written to the policy file and serves.
@@ -220,9 +155,4 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps) {
       .send({ ...errorBody('CUSTODIAN_POLICY_REFUSED', request.id), errors: result.errors, impact: result.impact });
   });
 
-  app.get('/admin/policy/versions', async (request, reply) => {
-    const who = await officer(request, reply);
-    if (!who) return reply;
-    return { versions: await listPolicyVersions(deps.db) };
-  });
 }

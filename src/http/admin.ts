@@ -5,6 +5,7 @@ import type { Logger } from '../logging.js';
 import type { Db } from '../store/db.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { type AdminApiDeps, registerAdminApi } from './admin-api.js';
+import { registerAdminReadApi } from './admin-read-api.js';
 
 export interface AdminDeps {
   readonly policy: PolicyHolder;
@@ -58,6 +59,9 @@ export function buildAdmin(deps: AdminDeps): FastifyInstance {
       ...extra.detail,
     });
   });
-  if (deps.api) registerAdminApi(app, deps.api);
+  if (deps.api) {
+    registerAdminApi(app, deps.api);
+    registerAdminReadApi(app, deps.api);
+  }
   return app;
 }

@@ -155,6 +155,10 @@ export interface SubjectAccess {
   readonly decision: string | null;
   readonly status: number | null;
   readonly revealedClasses: readonly string[];
+  /** The caller's organisation (partners), when the record names one. */
+  readonly organisation?: string;
+  /** Field names released in clear, and released in another form (masked, pseudonymised, generalised). */
+  readonly fields?: { readonly clear: readonly string[]; readonly transformed: readonly string[] };
   /** Found only by the masked form of the customer's id, which other customers can share. */
   readonly ambiguous?: true;
 }
@@ -192,8 +196,8 @@ export async function subjectHistory(
     }
   }
   return [...byRequest.values()].map(({ record, time, ambiguous }) => {
-    const caller = (record.caller ?? {}) as { sub?: string; kind?: string; roles?: string[] };
-    const fields = (record.fields ?? {}) as { revealedClasses?: string[] };
+    const caller = (record.caller ?? {}) as { sub?: string; kind?: string; org?: string; roles?: string[] };
+    const fields = (record.fields ?? {}) as { revealedClasses?: string[]; kept?: string[]; masked?: string[]; pseudonymised?: string[]; generalised?: string[] };
     return {
       time,
       caller: caller.sub ?? 'unknown',
@@ -204,6 +208,8 @@ export async function subjectHistory(
       decision: (record.decision as string | undefined) ?? null,
       status: (record.status as number | undefined) ?? null,
       revealedClasses: fields.revealedClasses ?? [],
+      ...(caller.org ? { organisation: caller.org } : {}),
+      ...(fields.kept ? { fields: { clear: fields.kept, transformed: [...(fields.masked ?? []), ...(fields.pseudonymised ?? []), ...(fields.generalised ?? [])].sort() } } : {}),
       ...(ambiguous ? { ambiguous: true } : {}),
     };
   });
