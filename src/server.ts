@@ -14,6 +14,10 @@ import { compilePolicy, PolicyHolder } from './policy/compile.js';
 import { createUpstreamDispatcher } from './upstream/dispatcher.js';
 import { checkpointKeyFromPem, ensureDemoCheckpointKey } from './audit/checkpoint.js';
 import { AuditService } from './audit/service.js';
+import { Forwarder } from './audit/forward/forwarder.js';
+import { JsonLinesTarget } from './audit/forward/json-lines.js';
+import { SyslogTlsTarget } from './audit/forward/syslog.js';
+import type { ForwardTarget } from './audit/forward/target.js';
 import { type Db, openDb } from './store/db.js';
 import { migrate } from './store/migrations.js';
 import { ConfigError, formatIssue } from './config/issues.js';
@@ -207,6 +211,16 @@ async function recordPolicyVersion(
   });
 }
 
+/** The log-platform forwarder the configuration asks for (syslog over TLS, JSON lines), if any. */
+function forwarderFor(config: Config, db: Db, instance: string): Forwarder | undefined {
+  const f = config.audit.forward;
+  if (!f) return undefined;
+  const targets: ForwardTarget[] = [];
+  if (f.syslog) targets.push(new SyslogTlsTarget(f.syslog));
+  if (f.jsonLinesFile) targets.push(new JsonLinesTarget(f.jsonLinesFile));
+  return targets.length > 0 ? new Forwarder(db, instance, targets, f.batch) : undefined;
+}
+
 /** Write a file by replacing it whole (a crash leaves the old file or the new one, never half). */
 function replaceFile(file: string, text: string): void {
   const temporary = `${file}.${process.pid}.tmp`;
@@ -277,6 +291,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   if (config.policy.unsignedInProduction) logger.warn('policy.requireSignature is false in production mode: any edit to the file goes live unsigned');
 
   const metrics = new Metrics(policy, audit);
+  const forwarder = forwarderFor(config, db, audit.journal.instance);
+  if (forwarder) {
+    forwarder.start(config.audit.forward?.intervalMs ?? 1000);
+    metrics.watchForwarding(forwarder, () => audit.shipper.status.shippedSeq);
+  }
   let lastReload: { ok: boolean; errors: readonly string[]; at: string | undefined } = { ok: true, errors: [], at: undefined };
   /**
    * Re-read the file (SIGHUP) or take a policy handed over the admin API, and admit it through
@@ -377,6 +396,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await Promise.allSettled([app.close(), admin.close(), dispatcher.close(), database?.close()]);
     plaintext?.close();
     await audit.close();
+    await forwarder?.stop();
     if (ownsDb) await db.close();
     throw err;
   }
@@ -405,6 +425,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       restrictions.stop();
       consents.stop();
       await audit.close();
+      await forwarder?.stop();
       if (ownsDb) await db.close();
     },
   };

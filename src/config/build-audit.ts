@@ -14,6 +14,12 @@ export interface RawAudit {
   subjectsCap?: number;
   shipIntervalMs?: number;
   checkpoint?: { key?: SecretRef; everyRecords?: number; everySeconds?: number };
+  forward?: {
+    syslog?: { host: string; port: number; ca?: SecretRef; serverName?: string; facility?: number };
+    jsonLines?: { file: string };
+    intervalMs?: number;
+    batch?: number;
+  };
 }
 
 export interface RawStore {
@@ -44,6 +50,22 @@ export function buildAudit(raw: RawAudit | undefined, mode: 'production' | 'demo
     checkpointKey: key,
     checkpointEveryRecords: a.checkpoint?.everyRecords ?? 10000,
     checkpointEverySeconds: a.checkpoint?.everySeconds ?? 60,
+    forward: a.forward
+      ? {
+          syslog: a.forward.syslog
+            ? {
+                host: a.forward.syslog.host,
+                port: a.forward.syslog.port,
+                ca: ctx.secret(a.forward.syslog.ca, ['audit', 'forward', 'syslog', 'ca']),
+                serverName: a.forward.syslog.serverName ?? a.forward.syslog.host,
+                facility: a.forward.syslog.facility ?? 13,
+              }
+            : undefined,
+          jsonLinesFile: a.forward.jsonLines ? resolve(baseDir, a.forward.jsonLines.file) : undefined,
+          intervalMs: a.forward.intervalMs ?? 1000,
+          batch: a.forward.batch ?? 2000,
+        }
+      : undefined,
   };
 }
 

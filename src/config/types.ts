@@ -90,6 +90,17 @@ export interface AuditConfig {
   readonly checkpointKey: string | undefined;
   readonly checkpointEveryRecords: number;
   readonly checkpointEverySeconds: number;
+  /** Forwarding of shipped records to the company's log platform, when configured. */
+  readonly forward: ForwardConfig | undefined;
+}
+
+export interface ForwardConfig {
+  /** RFC 5424 syslog over TLS (RFC 5425 octet-counted frames). */
+  readonly syslog: { readonly host: string; readonly port: number; readonly ca: string | undefined; readonly serverName: string; readonly facility: number } | undefined;
+  /** Absolute path of a JSON-lines file the records are appended to. */
+  readonly jsonLinesFile: string | undefined;
+  readonly intervalMs: number;
+  readonly batch: number;
 }
 
 export interface StoreConfig {

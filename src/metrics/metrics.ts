@@ -94,6 +94,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Forwarding to the log platform: records shipped to the database but not yet confirmed by a target. */
+  watchForwarding(forwarder: { readonly status: readonly { target: string; forwardedSeq: number }[] }, shippedSeq: () => number): void {
+    new Gauge({
+      name: 'custodian_audit_forward_lag_records',
+      help: 'Audit records in the database not yet confirmed received by each forwarding target (syslog, jsonl).',
+      labelNames: ['target'] as const,
+      registers: [this.registry],
+      collect() {
+        const head = shippedSeq();
+        for (const s of forwarder.status) this.set({ target: s.target }, Math.max(0, head - s.forwardedSeq));
+      },
+    });
+  }
+
   /** Objections past their answer date (征信业管理条例 art. 25: 20 days). */
   watchRestrictions(source: OverdueSource): void {
     new Gauge({

@@ -182,6 +182,20 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       ALTER TABLE policy_versions ADD COLUMN revealing boolean NOT NULL DEFAULT false;
     `,
   },
+  {
+    version: 10,
+    name: 'audit forwarding positions',
+    // Per instance and target, the last record the log platform is known to have received whole.
+    sql: `
+      CREATE TABLE audit_forward_state (
+        instance_id text NOT NULL,
+        target text NOT NULL,
+        forwarded_seq bigint NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (instance_id, target)
+      );
+    `,
+  },
 ];
 
 export async function migrate(db: Db): Promise<number> {
