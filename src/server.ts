@@ -292,10 +292,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
 
   const metrics = new Metrics(policy, audit);
   const forwarder = forwarderFor(config, db, audit.journal.instance);
-  if (forwarder) {
-    forwarder.start(config.audit.forward?.intervalMs ?? 1000);
-    metrics.watchForwarding(forwarder, () => audit.shipper.status.shippedSeq);
-  }
+  forwarder?.start(config.audit.forward?.intervalMs ?? 1000);
+  // Exposed (empty) without forwarding too: dashboards and alert rules can name it either way.
+  metrics.watchForwarding(forwarder ?? { status: [] }, () => audit.shipper.status.shippedSeq);
   let lastReload: { ok: boolean; errors: readonly string[]; at: string | undefined } = { ok: true, errors: [], at: undefined };
   /**
    * Re-read the file (SIGHUP) or take a policy handed over the admin API, and admit it through
