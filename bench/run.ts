@@ -14,9 +14,10 @@ import { benchPgwire } from './pgwire.js';
 import { benchStages } from './profile-proxy.js';
 import { benchSoak } from './soak.js';
 import { benchReport } from './report.js';
+import { benchDetectors } from './detectors.js';
 import { type BenchSection, writeResults } from './results.js';
 
-const parts: Record<string, () => Promise<BenchSection>> = { auth: benchAuth, masking: benchMasking, audit: benchAudit, proxy: benchProxy, stages: benchStages, pgwire: benchPgwire, report: benchReport, soak: benchSoak };
+const parts: Record<string, () => Promise<BenchSection>> = { auth: benchAuth, masking: benchMasking, detectors: benchDetectors, audit: benchAudit, proxy: benchProxy, stages: benchStages, pgwire: benchPgwire, report: benchReport, soak: benchSoak };
 
 // BENCH_ONLY=proxy (or auth, masking, audit) runs one part, for quick iterations; the
 // committed RESULTS.md always comes from a full run.

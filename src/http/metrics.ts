@@ -1,5 +1,19 @@
+import type { DetectorHits } from '../mask/detectors.js';
 import type { FastifyInstance } from 'fastify';
 import { type Metrics, statusClass } from '../metrics/metrics.js';
+
+/** Detector hit counters and their metric label. */
+const DETECTOR_TYPES: readonly [keyof DetectorHits, string][] = [
+  ['residentId', 'resident_id'],
+  ['mobile', 'mobile'],
+  ['bankCard', 'bank_card'],
+  ['email', 'email'],
+  ['landline', 'landline'],
+  ['passport', 'passport'],
+  ['uscc', 'uscc'],
+  ['name', 'name'],
+  ['address', 'address'],
+];
 
 /** Stage: count and time every request once it is finished (labels from the policy only). */
 export function registerMetrics(app: FastifyInstance, metrics: Metrics) {
@@ -21,9 +35,7 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics) {
         metrics.maskedFields.inc({ class: cls, action }, n);
       }
       const hits = report.detectorHits;
-      if (hits.residentId) metrics.detectorHits.inc({ type: 'resident_id' }, hits.residentId);
-      if (hits.mobile) metrics.detectorHits.inc({ type: 'mobile' }, hits.mobile);
-      if (hits.bankCard) metrics.detectorHits.inc({ type: 'bank_card' }, hits.bankCard);
+      for (const [key, type] of DETECTOR_TYPES) if (hits[key]) metrics.detectorHits.inc({ type }, hits[key]);
     }
   });
 }

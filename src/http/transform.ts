@@ -1,6 +1,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCode } from '../errors.js';
+import { addHits } from '../mask/detectors.js';
 import { decodedBody, firstSignificantByte, ignoreLateError, isJsonContentType, readPrefix } from '../mask/body.js';
 import { FieldReport } from '../mask/report.js';
 import { ArrayMaskingStream } from '../mask/stream-array.js';
@@ -106,10 +107,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
   res.stream.on('error', ignoreLateError);
   const report = new FieldReport();
   request.custodian.fieldReport = report;
-  const headerHits = request.custodian.headerDetectorHits;
-  report.detectorHits.residentId += headerHits.residentId;
-  report.detectorHits.mobile += headerHits.mobile;
-  report.detectorHits.bankCard += headerHits.bankCard;
+  addHits(report.detectorHits, request.custodian.headerDetectorHits);
   const masking = policy.config.masking;
 
   const declaredLength = header(res, 'content-length');

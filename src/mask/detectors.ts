@@ -1,21 +1,28 @@
 import { isValidLuhn, residentIdCheckChar } from './cn-checksums.js';
 import { maskBankCard, maskMobile, maskResidentId } from './presets.js';
+import { emptyTextHits, maskTextIdentifiers, maskUsccs, type TextIdentifierHits } from './text-identifiers.js';
 
 /**
  * Defence in depth for free text (remarks, call notes, unknown fields a route keeps): find
- * resident ID numbers, mobile numbers and bank card numbers and mask them in place. Every
+ * resident ID numbers, mobile numbers and bank card numbers — and e-mails, landlines, passports
+ * and USCCs (text-identifiers.ts) — and mask them in place. Every
  * candidate is validated — check digit, date, allocated prefix, Luhn and issuer prefix — so
  * timestamps, order numbers and amounts are left alone.
  */
 
-export interface DetectorHits {
+export interface DetectorHits extends TextIdentifierHits {
   residentId: number;
   mobile: number;
   bankCard: number;
 }
 
 export function emptyHits(): DetectorHits {
-  return { residentId: 0, mobile: 0, bankCard: 0 };
+  return { residentId: 0, mobile: 0, bankCard: 0, ...emptyTextHits() };
+}
+
+/** Add one request's hits into another's (headers into the body's report). */
+export function addHits(into: DetectorHits, from: DetectorHits): void {
+  for (const key of Object.keys(into) as (keyof DetectorHits)[]) into[key] += from[key];
 }
 
 // Digit boundaries: a match must not be glued to more digits. Letters are no boundary: staff
@@ -85,12 +92,18 @@ export function looksLikeMobile(candidate: string): boolean {
 }
 
 /**
- * Mask every validated identifier in `text`; counts go into `hits`. The text is cut into runs of
+ * Mask every validated identifier in `text` — the numbers here, then e-mails, landlines,
+ * passports and USCCs (text-identifiers.ts); counts go into `hits`. The text is cut into runs of
  * identifier characters and only runs with enough digits are searched, each with one character of
  * context either side (what the patterns' look-behind and look-ahead examine): the same matches
  * as searching the whole text, without running three patterns over every timestamp and sentence.
  */
 export function maskDetected(text: string, hits: DetectorHits): string {
+  return maskTextIdentifiers(maskNumbers(maskUsccs(text, hits), hits), hits);
+}
+
+/** Resident IDs, bank cards and mobiles (see maskDetected). */
+function maskNumbers(text: string, hits: DetectorHits): string {
   const n = text.length;
   if (n < MIN_DIGITS) return text;
   let out: string | undefined;

@@ -84,7 +84,7 @@ export function maskBankCard(value: string, lastFourOnly = false): string {
 }
 
 // Two-character (复姓) surnames: the whole surname is kept, not just its first character.
-const COMPOUND_SURNAMES = new Set([
+export const COMPOUND_SURNAMES: ReadonlySet<string> = new Set([
   '欧阳', '司马', '诸葛', '上官', '东方', '皇甫', '尉迟', '公孙', '慕容', '长孙', '宇文', '司徒', '夏侯', '轩辕',
   '令狐', '端木', '独孤', '南宫', '西门', '百里', '呼延', '澹台', '公冶', '宗政', '濮阳', '太史', '申屠', '钟离',
 ]);

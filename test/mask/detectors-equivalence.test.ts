@@ -3,6 +3,7 @@ import t from 'tap';
 import { customer, prng } from '../../src/demo/dataset.js';
 import { type DetectorHits, emptyHits, looksLikeBankCard, looksLikeMobile, looksLikeResidentId, maskDetected } from '../../src/mask/detectors.js';
 import { maskBankCard, maskMobile, maskResidentId } from '../../src/mask/presets.js';
+import { maskTextIdentifiers, maskUsccs } from '../../src/mask/text-identifiers.js';
 
 /**
  * The detector only searches runs of identifier characters, and decides bare numbers without
@@ -10,6 +11,12 @@ import { maskBankCard, maskMobile, maskResidentId } from '../../src/mask/presets
  * of what must be found: on random text full of near-misses both must agree, value and counts.
  */
 function reference(text: string, hits: DetectorHits): string {
+  // USCCs before and the other text identifiers after, as maskDetected does: what is compared
+  // is the number scan between them.
+  return maskTextIdentifiers(referenceNumbers(maskUsccs(text, hits), hits), hits);
+}
+
+function referenceNumbers(text: string, hits: DetectorHits): string {
   let out = text.replace(/(?<![0-9])(\d{17}[\dXx])(?![0-9])/g, (m) => {
     if (!looksLikeResidentId(m)) return m;
     hits.residentId++;
