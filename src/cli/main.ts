@@ -49,6 +49,7 @@ commands:
                     last 30 days, HTML, local time --utc-offset +08:00)
   report subject ID [-c FILE] [--from DATE] [--to DATE] [--format …] [--out FILE]
                     "who saw my data": the document the officer hands to customer ID
+                    (--admin-url URL --token T: from a running gateway, e.g. the demo)
   test FILE         run policy test cases (request + claims + purpose + body → decision and view)
   (audit and explain default to -c config/demo.yaml; audit to --var-dir var)
 `;
@@ -183,6 +184,8 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
         format: values.format,
         out: values.out,
         utcOffset: values['utc-offset'],
+        adminUrl: values['admin-url'],
+        token: values.token,
       });
     }
     case 'test': {

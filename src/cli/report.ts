@@ -15,6 +15,10 @@ export interface ReportOptions {
   readonly out?: string;
   /** Local clock of the report (hours and days), e.g. +08:00. */
   readonly utcOffset?: string;
+  /** Ask a running gateway's admin plane instead of opening the store (the demo holds its embedded store open). */
+  readonly adminUrl?: string;
+  /** Officer or auditor token for --admin-url (or CUSTODIAN_ADMIN_TOKEN). */
+  readonly token?: string;
 }
 
 const FORMATS: readonly ReportFormat[] = ['html', 'md', 'csv', 'json'];
@@ -45,6 +49,7 @@ export async function runReport(kind: string | undefined, subject: string | unde
     console.error('--utc-offset must look like +08:00');
     return 2;
   }
+  if (options.adminUrl) return reportFromAdminPlane(kind, subject, period, format, utcOffset, options);
   const report = await withStore(config, options.varDir, async (db) => {
     if (kind === 'inspection') {
       const pem = config.audit.checkpointKey ?? ensureDemoCheckpointKey(join(options.varDir, 'checkpoint-key.pem'));
@@ -61,6 +66,41 @@ export async function runReport(kind: string | undefined, subject: string | unde
   if (options.out) {
     writeFileSync(options.out, text);
     console.error(`wrote ${report.kind} report (${format}) to ${options.out}`);
+  } else {
+    process.stdout.write(text);
+  }
+  return 0;
+}
+
+/** The same report, rendered by a running gateway's admin plane (GET /reports/…). */
+async function reportFromAdminPlane(
+  kind: string | undefined,
+  subject: string | undefined,
+  period: { from: Date; to: Date },
+  format: ReportFormat,
+  utcOffset: string,
+  options: ReportOptions,
+): Promise<number> {
+  const token = options.token ?? process.env.CUSTODIAN_ADMIN_TOKEN;
+  if (!token) {
+    console.error('--admin-url needs an officer or auditor token: --token or CUSTODIAN_ADMIN_TOKEN');
+    return 2;
+  }
+  const query = new URLSearchParams({ from: period.from.toISOString(), to: period.to.toISOString(), format, utcOffset });
+  const path = kind === 'inspection' ? '/reports/inspection' : kind === 'subject' && subject ? `/reports/subjects/${encodeURIComponent(subject)}` : undefined;
+  if (!path) {
+    console.error('report needs "inspection" or "subject <customerId>"');
+    return 2;
+  }
+  const res = await fetch(`${(options.adminUrl as string).replace(/\/$/, '')}${path}?${query}`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.text();
+  if (!res.ok) {
+    console.error(`the admin plane answered ${res.status}: ${text.slice(0, 300)}`);
+    return 1;
+  }
+  if (options.out) {
+    writeFileSync(options.out, text);
+    console.error(`wrote ${kind} report (${format}) to ${options.out}`);
   } else {
     process.stdout.write(text);
   }

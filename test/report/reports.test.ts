@@ -211,5 +211,11 @@ t.test('the auditor reads every list, history and report on the admin plane, and
     t.equal(JSON.parse(res.text).error.code, 'CUSTODIAN_ADMIN_FORBIDDEN');
   }
   t.same(await count(), before, 'nothing changed');
+
+  // The CLI through the running gateway's admin plane (the demo holds its embedded store open).
+  const cli = (args: string[]) => exec(process.execPath, ['--import', 'tsx', 'src/index.ts', 'report', ...args, '--admin-url', demo.gateway.adminUrl, '-c', 'config/demo.yaml'], { encoding: 'utf8' });
+  t.equal(JSON.parse((await cli(['inspection', '--format', 'json', '--token', auditor])).stdout).kind, 'inspection', 'custodian report inspection --admin-url');
+  t.match((await cli(['subject', '42', '--format', 'md', '--token', env.OFFICER as string])).stdout, /个人信息访问情况说明/, 'custodian report subject 42 --admin-url');
+  await t.rejects(cli(['inspection', '--token', env.CS_AGENT as string]), /answered 403/, 'an agent\'s token is refused');
   t.match((await call(auditor, 'GET', '/admin/consents')).text, /"withdrawnAt":null/, 'the consent is still live');
 });
