@@ -6,6 +6,7 @@ import t from 'tap';
 import { startDemo } from '../../src/demo/run.js';
 import { silentLogger } from '../../src/logging.js';
 import { tempDir } from '../helpers/gateway.js';
+import { demoEnv } from '../helpers/demo-env.js';
 import { requireTool } from '../helpers/tools.js';
 
 const exec = promisify(execFile);
@@ -126,12 +127,7 @@ t.test('the demo tells the governance story: restricted customer, insider bulk r
   const varDir = tempDir(t, 'custodian-demo-');
   const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
   t.teardown(() => demo.close());
-  const env = Object.fromEntries(
-    readFileSync(join(varDir, 'demo-env.sh'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => /^export (\w+)='(.*)'$/.exec(l)?.slice(1) as [string, string]),
-  );
+  const env = demoEnv(varDir);
   const dispatcher = new Agent({ connect: { ca: readFileSync(join(varDir, 'demo-ca.pem'), 'utf8') } });
   t.teardown(() => dispatcher.close());
   const data = async (token: string, purpose: string, path: string, init: { method?: string; headers?: Record<string, string> } = {}) => {

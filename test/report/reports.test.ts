@@ -14,7 +14,11 @@ import { renderReport } from '../../src/report/render.js';
 import { subjectReport } from '../../src/report/subject.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { tempDir } from '../helpers/gateway.js';
+import { demoEnv } from '../helpers/demo-env.js';
 import { requireTool } from '../helpers/tools.js';
+import { serverUrl } from '../helpers/loan-database.js';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 
 /**
  * Reports for the people the policy names, over the demo after its README traffic: the
@@ -24,10 +28,41 @@ import { requireTool } from '../helpers/tools.js';
  */
 const exec = promisify(execFile);
 
+/**
+ * The demo on a store of its own: reports read the whole audit store, and with DATABASE_URL the
+ * suite's other files share that database. On PostgreSQL, a fresh database dropped afterwards;
+ * without DATABASE_URL, the demo's embedded store under its own var directory.
+ */
+async function isolatedDemo(t: Test, varDir: string): Promise<RunningDemo> {
+  const shared = process.env.DATABASE_URL;
+  if (!shared) {
+    const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
+    t.teardown(() => demo.close());
+    return demo;
+  }
+  const name = `custodian_report_${randomBytes(5).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: serverUrl() });
+    await client.connect();
+    await client.query(sql).finally(() => client.end());
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  process.env.DATABASE_URL = serverUrl(name);
+  try {
+    const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
+    t.teardown(async () => {
+      await demo.close();
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    });
+    return demo;
+  } finally {
+    process.env.DATABASE_URL = shared;
+  }
+}
+
 async function demoWithTraffic(t: Test): Promise<{ demo: RunningDemo; varDir: string }> {
   const varDir = tempDir(t, 'custodian-report-');
-  const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
-  t.teardown(() => demo.close());
+  const demo = await isolatedDemo(t, varDir);
   // The README's demo traffic: every printed curl line (allowed, refused, the partner's provision).
   const lines = demo.instructions.split('\n').map((l) => l.trim());
   const source = lines.find((l) => l.startsWith('source ')) as string;
@@ -36,12 +71,7 @@ async function demoWithTraffic(t: Test): Promise<{ demo: RunningDemo; varDir: st
     await exec('bash', ['-c', `${source}\n${lines[i + 1]} -s -o /dev/null`]);
   }
   // And the governance story: an objection answered, a destruction approved.
-  const env = Object.fromEntries(
-    readFileSync(join(varDir, 'demo-env.sh'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => /^export (\w+)='(.*)'$/.exec(l)?.slice(1) as [string, string]),
-  );
+  const env = demoEnv(varDir);
   const admin = async (token: string, path: string, body: unknown) =>
     (await (await request(`${demo.gateway.adminUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).body.json()) as { id: string };
   const objection = await admin(env.OFFICER as string, '/admin/restrictions', { customerId: '42', kind: 'objection', ticket: 'OBJ-2026-9' });
@@ -161,14 +191,8 @@ t.test('the customer report lists exactly that customer\'s accesses, the partner
 
 t.test('the auditor reads every list, history and report on the admin plane, and is refused every change', async (t) => {
   const varDir = tempDir(t, 'custodian-report-');
-  const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
-  t.teardown(() => demo.close());
-  const env = Object.fromEntries(
-    readFileSync(join(varDir, 'demo-env.sh'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => /^export (\w+)='(.*)'$/.exec(l)?.slice(1) as [string, string]),
-  );
+  const demo = await isolatedDemo(t, varDir);
+  const env = demoEnv(varDir);
   const call = async (token: string, method: 'GET' | 'POST', path: string, body?: unknown) => {
     const res = await request(`${demo.gateway.adminUrl}${path}`, {
       method,
