@@ -26,7 +26,7 @@ import { Metrics } from './metrics/metrics.js';
 import { RestrictionCache } from './governance/restrictions.js';
 import { ConsentCache } from './governance/consents.js';
 import { lintPolicy } from './policy/lint.js';
-import { loadTrustAnchors, signatureFileOf } from './config/signature.js';
+import { loadTrustAnchors, signatureFileOf, signatureTextOf } from './config/signature.js';
 import { type Admission, type AdmissionRules, admitPolicy } from './policy/admission.js';
 import { formatImpact } from './policy/impact.js';
 import { latestPolicyText, recordPolicyVersionRow } from './store/policy-versions.js';
@@ -144,12 +144,6 @@ export class PolicyRefusedError extends Error {
     this.name = 'PolicyRefusedError';
     this.errors = errors;
   }
-}
-
-/** The signature file beside a policy file, when there is one. */
-function signatureTextOf(file: string): string | undefined {
-  const sigFile = signatureFileOf(file);
-  return existsSync(sigFile) ? readFileSync(sigFile, 'utf8') : undefined;
 }
 
 /** The newest kept version, parsed, to work out a starting policy's impact against. */

@@ -1,21 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkpointKeyFromPem, ensureDemoCheckpointKey } from '../audit/checkpoint.js';
 import { type ChainReport, verifyDatabase, verifyJournal } from '../audit/verify.js';
 import { type CrossCheckReport, crossCheck } from '../audit/cross-check.js';
 import type { Config } from '../config/types.js';
 import { subjectHistory } from '../store/audit-store.js';
-import { openDb } from '../store/db.js';
+import { checkpointPublicKey, storeOf } from './store.js';
 import { migrate } from '../store/migrations.js';
 
-function storeOf(config: Config, varDir: string) {
-  return openDb(config.store.databaseUrl, config.store.embeddedDir ?? join(varDir, 'pglite'));
-}
-
-function publicKeyOf(config: Config, varDir: string) {
-  const pem = config.audit.checkpointKey ?? ensureDemoCheckpointKey(join(varDir, 'checkpoint-key.pem'));
-  return checkpointKeyFromPem(pem).publicKey;
-}
 
 function describe(report: ChainReport): string {
   const head = `${report.source} chain ${report.instance}: ${report.records} records, ${report.checkpoints} checkpoints, ${report.unsealed} after the last`;
@@ -32,7 +23,7 @@ export async function runAuditVerify(
   options: { varDir: string; journal: boolean; database: boolean; promFile?: string },
   out: (line: string) => void = console.log,
 ): Promise<number> {
-  const publicKey = publicKeyOf(config, options.varDir);
+  const publicKey = checkpointPublicKey(config, options.varDir);
   const reports: ChainReport[] = [];
   const journalDir = config.audit.journalDir ?? join(options.varDir, 'audit');
   if (options.journal) reports.push(...(await verifyJournal(journalDir, publicKey)));

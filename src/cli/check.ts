@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, formatIssue } from '../config/issues.js';
 import { loadConfigDetailed } from '../config/load.js';
-import { loadTrustAnchors, signatureFileOf } from '../config/signature.js';
+import { loadTrustAnchors, signatureTextOf } from '../config/signature.js';
 import type { Config } from '../config/types.js';
 import { admitPolicy } from '../policy/admission.js';
 import { formatImpact } from '../policy/impact.js';
@@ -27,9 +26,8 @@ export async function runCheck(file: string, options: CheckOptions = {}, out: (l
     const { config, locate } = loadConfigDetailed(file);
     let previous: Config | undefined;
     if (options.against) previous = await policyNamed(options.against, config, options.varDir ?? 'var');
-    const sigFile = signatureFileOf(config.source);
     const admission = await admitPolicy(
-      { config, signatureText: existsSync(sigFile) ? readFileSync(sigFile, 'utf8') : undefined },
+      { config, signatureText: signatureTextOf(config.source) },
       {
         anchors: config.policy.requireSignature && config.policy.trustAnchorsFile ? loadTrustAnchors(config.policy.trustAnchorsFile) : undefined,
         fourEyes: config.policy.fourEyes || (previous?.policy.fourEyes ?? false),

@@ -1,26 +1,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { ConfigError, formatIssue } from '../config/issues.js';
 import { parseConfig } from '../config/load.js';
 import { signPolicyFile } from '../config/signature.js';
 import type { Config } from '../config/types.js';
 import { formatImpact, policyImpact } from '../policy/impact.js';
-import { openDb } from '../store/db.js';
-import { migrate } from '../store/migrations.js';
+import { withStore } from './store.js';
 import { listPolicyVersions, policyTextOf } from '../store/policy-versions.js';
 
 type Out = (line: string) => void;
-
-/** The store a configuration names (the embedded one under varDir when it names none). */
-export async function withStore<T>(config: Config, varDir: string, use: (db: Awaited<ReturnType<typeof openDb>>) => Promise<T>): Promise<T> {
-  const db = await openDb(config.store.databaseUrl, config.store.embeddedDir ?? join(varDir, 'pglite'));
-  try {
-    await migrate(db);
-    return await use(db);
-  } finally {
-    await db.close();
-  }
-}
 
 /**
  * A policy named on the command line: a file, or the id of a version the store keeps (read

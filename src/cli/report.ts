@@ -1,11 +1,10 @@
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { checkpointKeyFromPem, ensureDemoCheckpointKey } from '../audit/checkpoint.js';
 import type { Config } from '../config/types.js';
 import { inspectionReport } from '../report/inspection.js';
-import { type ReportFormat, renderReport } from '../report/render.js';
+import { isUtcOffset, reportPeriod } from '../report/queries.js';
+import { CONTENT_TYPES, isReportFormat, type ReportFormat, renderReport } from '../report/render.js';
 import { subjectReport } from '../report/subject.js';
-import { withStore } from './policy.js';
+import { checkpointPublicKey, withStore } from './store.js';
 
 export interface ReportOptions {
   readonly varDir: string;
@@ -21,22 +20,18 @@ export interface ReportOptions {
   readonly token?: string;
 }
 
-const FORMATS: readonly ReportFormat[] = ['html', 'md', 'csv', 'json'];
-
 /** The period asked for: --from/--to as dates or times; by default the last 30 days. */
 export function periodOf(options: Pick<ReportOptions, 'from' | 'to'>, now = new Date()): { from: Date; to: Date } | string {
-  const to = options.to ? new Date(options.to) : now;
-  const from = options.from ? new Date(options.from) : new Date(to.getTime() - 30 * 86400_000);
-  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) return '--from and --to must be dates (2026-11-01) or times';
-  if (from >= to) return '--from must be before --to';
-  return { from, to };
+  const p = reportPeriod(options.from, options.to, 30, now);
+  if (p === 'not a date') return '--from and --to must be dates (2026-11-01) or times';
+  return p === 'from after to' ? '--from must be before --to' : p;
 }
 
 /** `custodian report inspection|subject …`: render from the store the configuration names. */
 export async function runReport(kind: string | undefined, subject: string | undefined, config: Config, options: ReportOptions): Promise<number> {
-  const format = (options.format ?? 'html') as ReportFormat;
-  if (!FORMATS.includes(format)) {
-    console.error(`--format must be one of ${FORMATS.join(', ')}`);
+  const format = options.format ?? 'html';
+  if (!isReportFormat(format)) {
+    console.error(`--format must be one of ${Object.keys(CONTENT_TYPES).join(', ')}`);
     return 2;
   }
   const period = periodOf(options);
@@ -45,15 +40,14 @@ export async function runReport(kind: string | undefined, subject: string | unde
     return 2;
   }
   const utcOffset = options.utcOffset ?? '+08:00';
-  if (!/^[+-]\d{2}:\d{2}$/.test(utcOffset)) {
+  if (!isUtcOffset(utcOffset)) {
     console.error('--utc-offset must look like +08:00');
     return 2;
   }
   if (options.adminUrl) return reportFromAdminPlane(kind, subject, period, format, utcOffset, options);
   const report = await withStore(config, options.varDir, async (db) => {
     if (kind === 'inspection') {
-      const pem = config.audit.checkpointKey ?? ensureDemoCheckpointKey(join(options.varDir, 'checkpoint-key.pem'));
-      return inspectionReport(db, config, { ...period, utcOffset }, { checkpointKey: checkpointKeyFromPem(pem).publicKey });
+      return inspectionReport(db, config, { ...period, utcOffset }, { checkpointKey: checkpointPublicKey(config, options.varDir) });
     }
     if (kind === 'subject' && subject) return subjectReport(db, config, subject, period);
     return undefined;
@@ -62,14 +56,18 @@ export async function runReport(kind: string | undefined, subject: string | unde
     console.error('report needs "inspection" or "subject <customerId>"');
     return 2;
   }
-  const text = renderReport(report, format);
-  if (options.out) {
-    writeFileSync(options.out, text);
-    console.error(`wrote ${report.kind} report (${format}) to ${options.out}`);
-  } else {
-    process.stdout.write(text);
-  }
+  emit(renderReport(report, format), `${report.kind} report (${format})`, options.out);
   return 0;
+}
+
+/** A rendered report to --out (saying so on stderr) or to stdout. */
+function emit(text: string, what: string, out: string | undefined): void {
+  if (!out) {
+    process.stdout.write(text);
+    return;
+  }
+  writeFileSync(out, text);
+  console.error(`wrote ${what} to ${out}`);
 }
 
 /** The same report, rendered by a running gateway's admin plane (GET /reports/…). */
@@ -98,11 +96,6 @@ async function reportFromAdminPlane(
     console.error(`the admin plane answered ${res.status}: ${text.slice(0, 300)}`);
     return 1;
   }
-  if (options.out) {
-    writeFileSync(options.out, text);
-    console.error(`wrote ${kind} report (${format}) to ${options.out}`);
-  } else {
-    process.stdout.write(text);
-  }
+  emit(text, `${kind} report (${format})`, options.out);
   return 0;
 }

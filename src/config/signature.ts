@@ -30,6 +30,12 @@ function algorithmFor(key: KeyObject): 'EdDSA' | 'ES256' | 'RS256' {
   throw new Error('the signing key must be Ed25519, EC P-256 or RSA');
 }
 
+/** The signature file's text beside a policy file, when there is one. */
+export function signatureTextOf(policyFile: string): string | undefined {
+  const sigFile = signatureFileOf(policyFile);
+  return existsSync(sigFile) ? readFileSync(sigFile, 'utf8') : undefined;
+}
+
 /** A signature line over `bytes` by `privateKeyPem`, naming `signer`. */
 export async function signPolicyBytes(bytes: Buffer, privateKeyPem: string, signer: string): Promise<{ claim: PolicySignature; jws: string }> {
   const key = createPrivateKey(privateKeyPem);
@@ -129,8 +135,8 @@ export async function verifyPolicySignature(
   fileBytes: Buffer,
   anchors: readonly TrustAnchor[],
 ): Promise<{ ok: true; signature: PolicySignature; signatures: PolicySignature[] } | { ok: false; reason: string }> {
-  const sigFile = signatureFileOf(policyFile);
-  if (!existsSync(sigFile)) return { ok: false, reason: `the policy is not signed (no ${sigFile})` };
-  const result = await verifyPolicySignatures(fileBytes, readFileSync(sigFile, 'utf8'), anchors);
+  const signatureText = signatureTextOf(policyFile);
+  if (signatureText === undefined) return { ok: false, reason: `the policy is not signed (no ${signatureFileOf(policyFile)})` };
+  const result = await verifyPolicySignatures(fileBytes, signatureText, anchors);
   return result.ok ? { ok: true, signature: result.signatures[0] as PolicySignature, signatures: result.signatures } : result;
 }

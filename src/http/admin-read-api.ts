@@ -4,25 +4,18 @@ import { listApprovals, listDestructions } from '../governance/approvals.js';
 import { listConsents } from '../governance/consents.js';
 import { listRestrictions } from '../governance/restrictions.js';
 import { inspectionReport } from '../report/inspection.js';
-import { type ReportFormat, renderReport } from '../report/render.js';
+import { CONTENT_TYPES, isReportFormat, renderReport } from '../report/render.js';
+import { isUtcOffset, reportPeriod } from '../report/queries.js';
 import { subjectReport } from '../report/subject.js';
 import { subjectHistory } from '../store/audit-store.js';
 import { listPolicyVersions } from '../store/policy-versions.js';
 import type { AdminApiDeps } from './admin-api.js';
 import { adminCaller, adminRecorder } from './admin-caller.js';
 
-const FORMATS: Record<ReportFormat, string> = {
-  html: 'text/html; charset=utf-8',
-  md: 'text/markdown; charset=utf-8',
-  csv: 'text/csv; charset=utf-8',
-  json: 'application/json; charset=utf-8',
-};
-
-/** from/to as dates; by default the last `days` days. Undefined when either is not a date. */
+/** from/to as dates; by default the last `days` days (up to a minute ahead, for clocks apart). */
 function period(query: { from?: string; to?: string }, days: number): { from: Date; to: Date } | undefined {
-  const to = query.to ? new Date(query.to) : new Date(Date.now() + 60_000);
-  const from = query.from ? new Date(query.from) : new Date(to.getTime() - days * 86400_000);
-  return Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to ? undefined : { from, to };
+  const p = reportPeriod(query.from, query.to, days, new Date(Date.now() + 60_000));
+  return typeof p === 'string' ? undefined : p;
 }
 
 const badPeriod = (reply: FastifyReply) => reply.code(400).send({ error: 'from/to must be dates, from before to' });
@@ -71,23 +64,23 @@ export function registerAdminReadApi(app: FastifyInstance, deps: AdminApiDeps) {
     const who = await reader(request, reply);
     if (!who) return reply;
     const p = period(request.query, 30);
-    const format = (request.query.format ?? 'html') as ReportFormat;
+    const format = request.query.format ?? 'html';
     const utcOffset = request.query.utcOffset ?? '+08:00';
-    if (!p || !(format in FORMATS) || !/^[+-]\d{2}:\d{2}$/.test(utcOffset)) return reply.code(400).send({ error: 'from/to dates, format html|md|csv|json, utcOffset like +08:00' });
+    if (!p || !isReportFormat(format) || !isUtcOffset(utcOffset)) return reply.code(400).send({ error: 'from/to dates, format html|md|csv|json, utcOffset like +08:00' });
     await record(who, 'read inspection report', { from: p.from.toISOString(), to: p.to.toISOString() });
     const checkpointKey = deps.checkpointPem ? checkpointKeyFromPem(deps.checkpointPem).publicKey : undefined;
     const report = await inspectionReport(deps.db, deps.policy.current.config, { ...p, utcOffset }, { checkpointKey });
-    return reply.type(FORMATS[format]).send(renderReport(report, format));
+    return reply.type(CONTENT_TYPES[format]).send(renderReport(report, format));
   });
 
   app.get<{ Params: { id: string }; Querystring: { from?: string; to?: string; format?: string } }>('/reports/subjects/:id', async (request, reply) => {
     const who = await reader(request, reply);
     if (!who) return reply;
     const p = period(request.query, 3 * 365);
-    const format = (request.query.format ?? 'html') as ReportFormat;
-    if (!p || !(format in FORMATS)) return reply.code(400).send({ error: 'from/to dates, format html|md|csv|json' });
+    const format = request.query.format ?? 'html';
+    if (!p || !isReportFormat(format)) return reply.code(400).send({ error: 'from/to dates, format html|md|csv|json' });
     await record(who, 'read customer report', { from: p.from.toISOString(), to: p.to.toISOString() }, request.params.id);
     const report = await subjectReport(deps.db, deps.policy.current.config, request.params.id, p);
-    return reply.type(FORMATS[format]).send(renderReport(report, format));
+    return reply.type(CONTENT_TYPES[format]).send(renderReport(report, format));
   });
 }

@@ -15,6 +15,22 @@ export interface Period {
   readonly utcOffset: string;
 }
 
+/**
+ * The period a report is asked for (CLI flags or admin-plane query): `from`/`to` as dates or
+ * times, by default the `days` before `to`, which defaults to `now`. A string says what is wrong.
+ */
+export function reportPeriod(from: string | undefined, to: string | undefined, days: number, now: Date): { from: Date; to: Date } | 'not a date' | 'from after to' {
+  const end = to ? new Date(to) : now;
+  const start = from ? new Date(from) : new Date(end.getTime() - days * 86400_000);
+  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime())) return 'not a date';
+  return start >= end ? 'from after to' : { from: start, to: end };
+}
+
+/** "+08:00": an offset from UTC as reports take it. */
+export function isUtcOffset(text: string): boolean {
+  return /^[+-]\d{2}:\d{2}$/.test(text);
+}
+
 /** `occurred_at` as local wall-clock time for the period's offset (no time-zone database needed). */
 export const LOCAL_TIME = "(occurred_at AT TIME ZONE 'UTC' + $3::interval)";
 

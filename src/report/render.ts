@@ -4,6 +4,18 @@ import { chartSvg, escapeXml } from './svg.js';
 /** A report in one of the formats `custodian report` writes. */
 export type ReportFormat = 'html' | 'md' | 'csv' | 'json';
 
+/** Each format's media type (the admin plane serves reports in any of them). */
+export const CONTENT_TYPES: Readonly<Record<ReportFormat, string>> = {
+  html: 'text/html; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  json: 'application/json; charset=utf-8',
+};
+
+export function isReportFormat(text: string): text is ReportFormat {
+  return Object.hasOwn(CONTENT_TYPES, text);
+}
+
 export function renderReport(report: Report, format: ReportFormat): string {
   switch (format) {
     case 'json':

@@ -8,22 +8,25 @@ export function serverUrl(database = 'postgres'): string {
   return base.toString();
 }
 
+/** An empty database on the machine's PostgreSQL, named `${prefix}_<random>`, dropped when the test ends. */
+export async function freshDatabase(t: { teardown(fn: () => Promise<void> | void): void }, prefix: string): Promise<string> {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: serverUrl() });
+    await client.connect();
+    await client.query(sql).finally(() => client.end());
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  t.teardown(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  return name;
+}
+
 /**
  * A fresh loan database on the machine's PostgreSQL for one test file: customers (with ID
  * numbers, mobiles, names, free-text remarks) and loans; dropped when the test ends.
  */
 export async function createLoanDatabase(t: { teardown(fn: () => Promise<void> | void): void }, customers: readonly { id: number; name: string; idNumber: string; mobile: string; city: string; remarks: string }[]) {
-  const name = `custodian_pgw_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  t.teardown(async () => {
-    const drop = new pg.Client({ connectionString: serverUrl() });
-    await drop.connect();
-    await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await drop.end();
-  });
+  const name = await freshDatabase(t, 'custodian_pgw');
   const db = new pg.Client({ connectionString: serverUrl(name) });
   await db.connect();
   await db.query(`CREATE TABLE customers (id int PRIMARY KEY, name text, id_number text, mobile text, city text, remarks text);

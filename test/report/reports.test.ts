@@ -16,9 +16,7 @@ import { launchChromium } from '../helpers/chromium.js';
 import { tempDir } from '../helpers/gateway.js';
 import { demoEnv } from '../helpers/demo-env.js';
 import { requireTool } from '../helpers/tools.js';
-import { serverUrl } from '../helpers/loan-database.js';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { freshDatabase, serverUrl } from '../helpers/loan-database.js';
 
 /**
  * Reports for the people the policy names, over the demo after its README traffic: the
@@ -40,20 +38,12 @@ async function isolatedDemo(t: Test, varDir: string): Promise<RunningDemo> {
     t.teardown(() => demo.close());
     return demo;
   }
-  const name = `custodian_report_${randomBytes(5).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: serverUrl() });
-    await client.connect();
-    await client.query(sql).finally(() => client.end());
-  };
-  await admin(`CREATE DATABASE ${name}`);
+  // Registered first, so it runs after the demo's close (teardowns run last-in, first-out).
+  const name = await freshDatabase(t, 'custodian_report');
   process.env.DATABASE_URL = serverUrl(name);
   try {
     const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
-    t.teardown(async () => {
-      await demo.close();
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    });
+    t.teardown(() => demo.close());
     return demo;
   } finally {
     process.env.DATABASE_URL = shared;
