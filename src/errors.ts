@@ -53,6 +53,14 @@ const catalogue = {
     status: 403,
     message: 'This caller must present a verified client certificate (and a token bound to it where required).',
   },
+  CUSTODIAN_END_USER_REQUIRED: {
+    status: 401,
+    message: 'This application must name the person acting through it (their forwarded token or its user header).',
+  },
+  CUSTODIAN_END_USER_UNTRUSTED: {
+    status: 403,
+    message: 'An end-user header is accepted only from the verified application it is configured for.',
+  },
   // Purpose
   CUSTODIAN_PURPOSE_MISSING: { status: 403, message: 'The request must declare exactly one purpose.' },
   CUSTODIAN_PURPOSE_UNKNOWN: { status: 403, message: 'The declared purpose is not in the purpose catalogue.' },

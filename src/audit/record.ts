@@ -6,7 +6,11 @@ export interface AuditRecord {
   /** ISO 8601 time the record was made. */
   readonly time: string;
   readonly requestId?: string;
-  readonly caller?: { sub: string; kind: string; org?: string; roles: readonly string[] };
+  /**
+   * Who: the person (or service) acting; `app` the application they acted through (`clients`),
+   * and `endUser` how it named them (their forwarded token, its user header, or no one).
+   */
+  readonly caller?: { sub: string; kind: string; org?: string; roles: readonly string[]; app?: string; endUser?: 'token' | 'header' | 'none' };
   readonly purpose?: string;
   readonly route?: string;
   readonly method?: string;

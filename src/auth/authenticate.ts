@@ -1,4 +1,5 @@
-import type { AuthConfig } from '../config/types.js';
+import type { AuthConfig, ClientConfig } from '../config/types.js';
+import { type Applications, compileApplications } from './applications.js';
 import { extractBearer } from './bearer.js';
 import { certificatePrincipal } from './certificate.js';
 import { createJwtVerifier, type VerifiedToken } from './jwt.js';
@@ -16,7 +17,25 @@ export interface AuthInput {
 
 export interface Authenticator {
   authenticate(input: AuthInput): Promise<AuthResult>;
+  /** Verify one token (through the cache): also used for users' tokens forwarded by applications. */
+  verifyToken(token: string): Promise<{ ok: true; token: VerifiedToken } | Exclude<AuthResult, { ok: true }>>;
+  readonly applications: Applications;
   readonly cache: TokenCache;
+}
+
+/** An application acting on its own: its id as subject, the roles its `clients` entry gives it. */
+function applicationPrincipal(client: ClientConfig, via: Principal['via'], issuer: string | undefined, thumbprint: string | undefined): Principal {
+  return {
+    subject: client.id,
+    kind: 'service',
+    organisation: undefined,
+    roles: client.roles,
+    attestations: client.attestations,
+    via,
+    issuer,
+    certificateThumbprint: thumbprint,
+    application: { id: client.id, endUser: 'none' },
+  };
 }
 
 /**
@@ -24,7 +43,8 @@ export interface Authenticator {
  * Token and certificate are each checked on their own, then combined under the policy's
  * requirements (certificate required, token required, token bound to the certificate).
  */
-export function createAuthenticator(auth: AuthConfig, now: () => number = Date.now): Authenticator {
+export function createAuthenticator(auth: AuthConfig, now: () => number = Date.now, clients: readonly ClientConfig[] = []): Authenticator {
+  const applications = compileApplications(clients);
   const verifyJwt = createJwtVerifier(auth, now);
   const cache = new TokenCache(auth.tokenCacheMaxEntries, now);
   const requireCert = new Set(auth.requireCertificateFor);
@@ -45,6 +65,7 @@ export function createAuthenticator(auth: AuthConfig, now: () => number = Date.n
     if (!bearer.ok) return bearer;
     const cert = input.certificate;
     const fromCert = cert ? certificatePrincipal(cert, auth.clientCertificates) : undefined;
+    const certApplication = cert ? applications.byCertificate(cert) : undefined;
 
     let principal: Principal;
     if (bearer.token !== undefined) {
@@ -57,8 +78,19 @@ export function createAuthenticator(auth: AuthConfig, now: () => number = Date.n
           ? authFailure('CUSTODIAN_AUTH_INVALID', 'The token is bound to a different client certificate.')
           : authFailure('CUSTODIAN_CLIENT_CERT_REQUIRED', 'The token is certificate-bound; present that certificate.');
       }
-      if (fromCert && (fromCert.kind !== claims.kind || fromCert.organisation !== claims.organisation)) {
+      const tokenApplication = applications.byToken(issuerId, claims.subject);
+      const differentCallers = tokenApplication
+        ? fromCert !== undefined || (certApplication !== undefined && certApplication !== tokenApplication)
+        : certApplication !== undefined || (fromCert !== undefined && (fromCert.kind !== claims.kind || fromCert.organisation !== claims.organisation));
+      if (differentCallers) {
         return authFailure('CUSTODIAN_AUTH_INVALID', 'The token and the client certificate identify different callers.');
+      }
+      if (tokenApplication) {
+        // An application's client-credentials token: who acts through it is settled afterwards.
+        const principal = applicationPrincipal(tokenApplication, cert ? 'token+certificate' : 'token', issuerId, cert?.thumbprint);
+        return requireCert.has('service') && !cert
+          ? authFailure('CUSTODIAN_CLIENT_CERT_REQUIRED', 'This caller must present a client certificate.')
+          : { ok: true, principal: Object.freeze(principal) };
       }
       if (requireBound.has(claims.kind) && certificateBinding === undefined) {
         return cert
@@ -71,6 +103,11 @@ export function createAuthenticator(auth: AuthConfig, now: () => number = Date.n
         issuer: issuerId,
         certificateThumbprint: cert?.thumbprint,
       };
+    } else if (certApplication) {
+      if (requireToken.has('service') || requireBound.has('service')) {
+        return authFailure('CUSTODIAN_AUTH_MISSING', 'This caller must also present a bearer token.');
+      }
+      principal = applicationPrincipal(certApplication, 'certificate', undefined, cert?.thumbprint);
     } else if (fromCert) {
       if (requireToken.has(fromCert.kind) || requireBound.has(fromCert.kind)) {
         return authFailure('CUSTODIAN_AUTH_MISSING', 'This caller must also present a bearer token.');
@@ -86,5 +123,9 @@ export function createAuthenticator(auth: AuthConfig, now: () => number = Date.n
     return { ok: true, principal: Object.freeze(principal) };
   }
 
-  return { authenticate, cache };
+  async function verifyToken(token: string) {
+    return verifiedToken(token);
+  }
+
+  return { authenticate, verifyToken, applications, cache };
 }

@@ -13,6 +13,15 @@ export interface Principal {
   readonly issuer: string | undefined;
   /** SHA-256 thumbprint (base64url) of the verified client certificate, when one was presented. */
   readonly certificateThumbprint: string | undefined;
+  /**
+   * The application the request came through (`clients`), when the verified caller is one. The
+   * other fields then name the person acting through it, or the application acting on its own.
+   */
+  readonly application?: {
+    readonly id: string;
+    /** How the person was named: their forwarded token, the application's user header, or no one. */
+    readonly endUser: 'token' | 'header' | 'none';
+  };
 }
 
 /** A verified client certificate, reduced to what identity mapping and binding need. */
@@ -27,7 +36,9 @@ export type AuthFailureCode =
   | 'CUSTODIAN_AUTH_MISSING'
   | 'CUSTODIAN_AUTH_INVALID'
   | 'CUSTODIAN_AUTH_EXPIRED'
-  | 'CUSTODIAN_CLIENT_CERT_REQUIRED';
+  | 'CUSTODIAN_CLIENT_CERT_REQUIRED'
+  | 'CUSTODIAN_END_USER_REQUIRED'
+  | 'CUSTODIAN_END_USER_UNTRUSTED';
 
 /** A refusal with a safe hint for the caller (never the token or a claim value). */
 export interface AuthFailure {

@@ -2,6 +2,7 @@ import type { PathIssue } from './issues.js';
 import { isLoopbackHost } from './loopback.js';
 import type { SecretRef } from './secrets.js';
 import type {
+  Attestations,
   AuthConfig,
   CallerKind,
   ClientCertificateMapping,
@@ -62,11 +63,17 @@ export function endOfDayEpoch(date: string): number {
   return Date.parse(`${date}T23:59:59Z`) / 1000;
 }
 
-function principalFrom(raw: RawPrincipal): PrincipalTemplate {
+/** Attestations as written in the file (true, or a last valid day) → valid-until epoch seconds. */
+export function attestationsFrom(raw: Record<string, true | string> | undefined): Attestations {
   const attestations: Record<string, number | true> = Object.create(null);
-  for (const [name, value] of Object.entries(raw.attestations ?? {})) {
+  for (const [name, value] of Object.entries(raw ?? {})) {
     attestations[name] = value === true ? true : endOfDayEpoch(value);
   }
+  return attestations;
+}
+
+function principalFrom(raw: RawPrincipal): PrincipalTemplate {
+  const attestations = attestationsFrom(raw.attestations);
   return {
     subject: raw.subject,
     kind: raw.kind,

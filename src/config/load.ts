@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileRoutes } from '../policy/routes.js';
 import { type BuildContext, buildAuth, buildPurposes, endOfDayEpoch, type RawAuth, type RawPurpose } from './build-auth.js';
+import { buildClients, type RawClient } from './build-clients.js';
 import { isLoopbackHost } from './loopback.js';
 import { buildAudit, buildStore, type RawAudit, type RawStore } from './build-audit.js';
 import { buildDatabase, type RawDatabase } from './build-database.js';
@@ -80,6 +81,7 @@ interface RawConfig {
     validUntil: string;
   }[];
   auth?: RawAuth;
+  clients?: RawClient[];
   purposes?: RawPurpose[];
   classification?: RawClassification;
   masking?: RawMasking;
@@ -242,6 +244,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     };
   });
   issues.push(...compileRoutes(routes).issues);
+  const clients = buildClients(raw.clients, routes, auth, ctx);
 
   const mode = raw.mode ?? 'production';
   const audit = buildAudit(raw.audit, mode, baseDir, ctx);
@@ -302,6 +305,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
       tls: adminTls,
     },
     partners,
+    clients,
     database: buildDatabase(raw.database, purposeIds, classification, masking, ctx),
     policy: {
       requireSignature,

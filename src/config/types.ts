@@ -197,6 +197,32 @@ export interface PartnerConfig {
   readonly validUntil: number;
 }
 
+/** How an application proves who it is. */
+export type ClientIdentity =
+  | { readonly certificate: { readonly cn?: string; readonly uri?: string } }
+  | { readonly token: { readonly issuer: string; readonly subject: string } };
+
+/** An existing application that calls through the gateway without knowing of it. */
+export interface ClientConfig {
+  readonly id: string;
+  readonly name: string | undefined;
+  readonly identity: ClientIdentity;
+  /** Route id → the purposes the application serves there; the first is its default. */
+  readonly routes: ReadonlyMap<string, readonly string[]>;
+  /** Roles and attestations of the application acting on its own (no end user). */
+  readonly roles: readonly string[];
+  readonly attestations: Attestations;
+  readonly endUser:
+    | {
+        readonly required: boolean;
+        /** A header carrying the user's own token (lower case), and the issuers trusted for it. */
+        readonly token: { readonly header: string; readonly issuers: readonly string[] | undefined } | undefined;
+        /** A header naming the user (lower case), and what the application vouches for. */
+        readonly header: { readonly name: string; readonly kind: CallerKind; readonly roles: readonly string[]; readonly attestations: Attestations } | undefined;
+      }
+    | undefined;
+}
+
 export interface ClientCertificateMapping {
   readonly match: { readonly cn?: string; readonly uri?: string };
   readonly principal: PrincipalTemplate;
@@ -274,6 +300,8 @@ export interface Config {
     readonly tls: AdminTlsConfig | undefined;
   };
   readonly partners: ReadonlyMap<string, PartnerConfig>;
+  /** Existing applications calling through the gateway unchanged. */
+  readonly clients: readonly ClientConfig[];
   /** The PostgreSQL front end, when configured. */
   readonly database: DatabaseConfig | undefined;
 }

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, timingSafeEqual, createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -16,6 +16,8 @@ const KID = 'demo-idp-1';
 export interface DemoIdentityProvider {
   readonly server: FastifyInstance;
   mint(claims: Record<string, unknown>, lifetimeSec: number): Promise<string>;
+  /** Register an application for the client-credentials grant at /oauth/token. */
+  registerClient(id: string, secret: string, claims: Record<string, unknown>): void;
 }
 
 function signingKey(varDir: string): KeyObject {
@@ -33,13 +35,32 @@ export async function createDemoIdentityProvider(varDir: string): Promise<DemoId
   const jwk = { ...(await exportJWK(createPublicKey(key))), kid: KID, alg: 'ES256', use: 'sig' };
   const server = Fastify({ logger: false }) as unknown as FastifyInstance;
   server.get('/.well-known/jwks.json', async () => ({ keys: [jwk] }));
+  const mint = async (claims: Record<string, unknown>, lifetimeSec: number) => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: DEMO_ISSUER, aud: DEMO_AUDIENCE, iat: now, exp: now + lifetimeSec, ...claims })
+      .setProtectedHeader({ alg: 'ES256', kid: KID, typ: 'JWT' })
+      .sign(key);
+  };
+
+  // RFC 6749 §4.4: an application trades its id and secret (HTTP Basic) for an access token.
+  const clients = new Map<string, { secret: string; claims: Record<string, unknown> }>();
+  server.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, new URLSearchParams(body as string)));
+  server.post('/oauth/token', async (request, reply) => {
+    const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(request.headers.authorization ?? '')?.[1];
+    const [id, secret] = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':') : [];
+    const client = id !== undefined ? clients.get(id) : undefined;
+    if (!client || !secret || !timingSafeEqual(Buffer.from(createHash('sha256').update(secret).digest()), Buffer.from(createHash('sha256').update(client.secret).digest()))) {
+      return reply.code(401).send({ error: 'invalid_client' });
+    }
+    if ((request.body as URLSearchParams | undefined)?.get('grant_type') !== 'client_credentials') return reply.code(400).send({ error: 'unsupported_grant_type' });
+    const lifetime = 3600;
+    return { access_token: await mint(client.claims, lifetime), token_type: 'Bearer', expires_in: lifetime };
+  });
   return {
     server,
-    async mint(claims, lifetimeSec) {
-      const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ iss: DEMO_ISSUER, aud: DEMO_AUDIENCE, iat: now, exp: now + lifetimeSec, ...claims })
-        .setProtectedHeader({ alg: 'ES256', kid: KID, typ: 'JWT' })
-        .sign(key);
+    mint,
+    registerClient(id, secret, claims) {
+      clients.set(id, { secret, claims: { sub: id, client_id: id, ...claims } });
     },
   };
 }
@@ -69,7 +90,7 @@ export function demoCast(nowSec: number, partnerCertPem: string): Record<string,
     training_lapsed: {
       sub: 'staff-0311',
       kind: 'staff',
-      roles: ['credit_officer'],
+      roles: ['credit_officer', 'cs_agent'],
       attestations: { training: nowSec - 30 * 86400, nda: true },
     },
   };

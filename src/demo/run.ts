@@ -13,6 +13,8 @@ import { customer } from './dataset.js';
 import { maskResidentId } from '../mask/presets.js';
 import { ensureDemoPki } from './pki.js';
 import { listConsents, recordConsent } from '../governance/consents.js';
+import { randomBytes } from 'node:crypto';
+import { type PortalProcess, startPortal } from './portal-process.js';
 
 export interface DemoOptions {
   readonly varDir: string;
@@ -27,10 +29,14 @@ export interface RunningDemo {
   readonly tokens: Readonly<Record<string, string>>;
   /** What `npm start` prints: tokens and curl lines. */
   readonly instructions: string;
+  /** The demo customer-service portal (its own process), which calls the loan API through the gateway. */
+  readonly portalUrl: string;
   close(): Promise<void>;
 }
 
 const TOKEN_LIFETIME_SEC = 12 * 3600;
+/** The demo customer-service portal's port (an existing application, in front of the gateway). */
+const PORTAL_PORT = 9703;
 
 /**
  * Start the whole demo: identity provider, demo loan API, and the gateway in front of it with
@@ -111,7 +117,28 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     { mode: 0o600 },
   );
 
+  // The existing application: registered with the identity provider for client credentials
+  // (the company would have done this long ago), started with the gateway as its loan API.
+  const portalSecret = randomBytes(24).toString('base64url');
+  idp.registerClient('cs-portal', portalSecret, { kind: 'service' });
+  let portal: PortalProcess;
+  try {
+    portal = await startPortal({
+      port: ephemeral ? 0 : PORTAL_PORT,
+      loanApiUrl: gateway.dataUrl.replace('127.0.0.1', 'localhost'),
+      tokenUrl: new URL('/oauth/token', jwksUrl).href,
+      clientId: 'cs-portal',
+      clientSecret: portalSecret,
+      caFile: pki.caCertPath,
+    });
+  } catch (err) {
+    await gateway.close();
+    await Promise.allSettled([loanApi.close(), idp.server.close(), loanDb.close()]);
+    throw err;
+  }
+
   const instructions = demoInstructions({
+    portalUrl: portal.url,
     dataUrl: gateway.dataUrl.replace('127.0.0.1', 'localhost'),
     adminUrl: gateway.adminUrl,
     plaintextUrl: gateway.plaintextUrl?.replace('127.0.0.1', 'localhost'),
@@ -128,7 +155,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     gateway,
     tokens,
     instructions,
+    portalUrl: portal.url,
     async close() {
+      await portal.close();
       await gateway.close();
       await Promise.allSettled([loanApi.close(), idp.server.close(), loanDb.close()]);
     },
@@ -142,6 +171,7 @@ function shortPath(path: string): string {
 }
 
 interface InstructionFacts {
+  portalUrl: string;
   dataUrl: string;
   adminUrl: string;
   plaintextUrl: string | undefined;
@@ -186,6 +216,13 @@ function demoInstructions(f: InstructionFacts): string {
     [curl('cs_agent', 'customer_service', '/api/customers/42/documents/contract-1', '-X DELETE'), 'expect 403 CUSTODIAN_APPROVAL_REQUIRED'],
     [curl('credit_officer', 'credit_assessment', '/internal/anything'), 'expect 404 CUSTODIAN_ROUTE_NOT_FOUND'],
   ];
+  // An existing application, unchanged but for its loan-API base URL: the agent asks the portal;
+  // the portal asks the gateway with its own token and the agent's; the agent's view comes back.
+  examples.push(
+    [`curl -H "Authorization: Bearer $CS_AGENT" '${f.portalUrl}/portal/customers/42'`, 'expect 200 (through the customer-service portal: no X-Purpose, the customer-service view)'],
+    [`curl -H "Authorization: Bearer $TRAINING_LAPSED" '${f.portalUrl}/portal/customers/42'`, 'expect 403 (the portal relays the refusal: the agent\'s training has lapsed)'],
+    [`curl -H "Authorization: Bearer $OFFICER" '${f.adminUrl}/audit/subjects/42'`, 'expect 200 (the access records name the portal, cs-portal, and the agent, staff-0108)'],
+  );
   if (f.plaintextUrl) examples.push([`curl '${f.plaintextUrl}/api/customers/42'`, 'expect 403 CUSTODIAN_TLS_REQUIRED']);
   if (f.databasePort !== undefined) {
     // The loan database through the PostgreSQL front end: the token is the password, the purpose
@@ -207,6 +244,7 @@ function demoInstructions(f: InstructionFacts): string {
     f.databasePort !== undefined ? `  database      postgresql://localhost:${f.databasePort}/loans   (TLS; token as password)` : undefined,
     f.plaintextUrl ? `  plaintext     ${f.plaintextUrl}   (refuses every request)` : undefined,
     `  demo loan API ${f.loansOrigin}   (behind the gateway; loopback only)`,
+    `  demo portal   ${f.portalUrl}   (an existing customer-service app; its loan API is the gateway)`,
     '',
     `Demo tokens (valid 12 hours; also in ${f.envFile.replace('demo-env.sh', 'demo-tokens.json')}):`,
     ...Object.entries(f.tokens).map(([name, token]) => `  ${name.toUpperCase()}=${token}`),

@@ -13,7 +13,14 @@ function requestFacts(request: FastifyRequest): Omit<AuditRecord, 'v' | 'type' |
   return {
     requestId: request.id,
     caller: principal
-      ? { sub: principal.subject, kind: principal.kind, org: principal.organisation, roles: principal.roles }
+      ? {
+          sub: principal.subject,
+          kind: principal.kind,
+          org: principal.organisation,
+          roles: principal.roles,
+          app: principal.application?.id,
+          endUser: principal.application?.endUser,
+        }
       : undefined,
     // A refusal still records what the caller declared ("who tried to read X for what").
     purpose: purpose?.config.id ?? declaredPurpose,

@@ -27,11 +27,12 @@ export function adminCaller(policy: PolicyHolder) {
       certificate: undefined,
     });
     if (!result.ok) {
-      const code = result.code === 'CUSTODIAN_CLIENT_CERT_REQUIRED' ? 'CUSTODIAN_ADMIN_FORBIDDEN' : result.code;
+      const code = result.code === 'CUSTODIAN_AUTH_MISSING' || result.code === 'CUSTODIAN_AUTH_INVALID' || result.code === 'CUSTODIAN_AUTH_EXPIRED' ? result.code : 'CUSTODIAN_ADMIN_FORBIDDEN';
       refuse(reply, code, result.hint);
       return undefined;
     }
-    if (!result.principal.roles.some((r) => roles.includes(r))) {
+    // The admin plane is for people: an application (clients) never acts on it, whatever its roles.
+    if (result.principal.application || !result.principal.roles.some((r) => roles.includes(r))) {
       refuse(reply, 'CUSTODIAN_ADMIN_FORBIDDEN');
       return undefined;
     }

@@ -32,7 +32,15 @@ function httpFacts(request: FastifyRequest, policy: Policy): RequestFacts {
     approvals: rawHeaderValues(raw, 'x-approval'),
     declaredBodyBytes: Number.isFinite(declared) ? declared : 0,
     certificate: verifiedCertificate(raw.socket as TLSSocket),
+    endUserHeaders: endUserHeaders(raw, policy),
   };
+}
+
+/** The values of every header applications use to name their users (usually none arrive). */
+function endUserHeaders(raw: FastifyRequest['raw'], policy: Policy): ReadonlyMap<string, readonly string[]> | undefined {
+  const names = policy.authenticator.applications.endUserHeaders;
+  if (names.length === 0) return undefined;
+  return new Map(names.map((name) => [name, rawHeaderValues(raw, name)]));
 }
 
 export interface DecideStageDeps {

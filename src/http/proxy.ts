@@ -40,6 +40,7 @@ function identityHeaders(principal: Principal | undefined, purpose: string | und
     'x-custodian-purpose': purpose,
   };
   if (principal.organisation) headers['x-custodian-organisation'] = headerSafe(principal.organisation);
+  if (principal.application) headers['x-custodian-application'] = principal.application.id;
   return headers;
 }
 
@@ -72,12 +73,13 @@ export async function registerProxy(app: FastifyInstance, dispatcher: Agent, db:
         return decision?.allowed ? decision.upstream.origin : 'http://0.0.0.0:0';
       },
       rewriteRequestHeaders(request, headers) {
-        const { upstream, principal, purpose } = request.custodian.decision ?? {};
+        const { upstream, principal, purpose, policy } = request.custodian.decision ?? {};
         request.custodian.upstreamStartedAt = performance.now();
         return upstreamRequestHeaders(request.headers, headers.host, {
           requestId: request.id,
           asserted: identityHeaders(principal, purpose?.config.id),
           forwardAuthorization: upstream?.forwardAuthorization ?? false,
+          credentialHeaders: policy?.authenticator.applications.forwardedTokenHeaders,
         });
       },
       rewriteHeaders(headers, request) {

@@ -1,4 +1,5 @@
 import { SubjectSet, requestSubjects } from '../audit/subjects.js';
+import { attributeEndUser } from '../auth/end-user.js';
 import type { Principal } from '../auth/principal.js';
 import { touchCustomers, windowCount } from '../governance/bulk-guard.js';
 import type { ConsentCache } from '../governance/consents.js';
@@ -6,6 +7,7 @@ import { checkPartner, ownUseScope, type ScopeFor } from '../governance/partner-
 import type { RestrictionCache } from '../governance/restrictions.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Policy } from '../policy/compile.js';
+import { applicationPurpose } from '../policy/application-purpose.js';
 import { authorizePurpose, PURPOSE_ID } from '../policy/purposes.js';
 import { parseRequestTarget } from '../policy/request-target.js';
 import type { Db } from '../store/db.js';
@@ -28,6 +30,8 @@ export interface DecisionStores {
 export function callerKey(p: Principal): string {
   return `${p.kind}:${p.organisation ?? ''}:${p.subject}`;
 }
+
+const NO_HEADERS: ReadonlyMap<string, readonly string[]> = new Map();
 
 function deny(context: DecisionContext, code: Deny['code'], hint?: string): Deny {
   return Object.freeze({ ...context, allowed: false as const, code, hint });
@@ -62,7 +66,10 @@ export async function decide(facts: RequestFacts, policy: Policy, stores: Decisi
     certificate: facts.certificate,
   });
   if (!auth.ok) return deny(context, auth.code, auth.hint);
-  const principal = auth.principal;
+  // Through an application: the person acting through it, as the application names them.
+  const attributed = await attributeEndUser(auth.principal, facts.endUserHeaders ?? NO_HEADERS, policy.authenticator, policy.config.auth.maxTokenBytes);
+  if (!attributed.ok) return deny({ ...context, principal: auth.principal }, attributed.code, attributed.hint);
+  const principal = attributed.principal;
   context = { ...context, principal };
 
   const match = policy.routes.match(facts.method, target.segments);
@@ -74,8 +81,13 @@ export async function decide(facts: RequestFacts, policy: Policy, stores: Decisi
   if (!upstream) return deny(context, 'CUSTODIAN_INTERNAL');
   context = { ...context, upstream };
 
+  const application = principal.application ? policy.authenticator.applications.byId(principal.application.id) : undefined;
+  const declared = application ? applicationPurpose(application, match.route.config.id, facts.declaredPurposes) : { ok: true as const, declared: facts.declaredPurposes };
+  if (!declared.ok) return deny(context, declared.code, declared.hint);
+  // What the application declared for the request is what a refusal records as its purpose.
+  if (application) context = { ...context, declaredPurpose: declaredPurposeOf(declared.declared) };
   const authorized = authorizePurpose(
-    facts.declaredPurposes,
+    declared.declared,
     principal,
     policy.routePurposes.get(match.route.config.id) ?? new Set(),
     policy.purposes,

@@ -70,7 +70,7 @@ export function policyWithClaims(policy: Policy, claims: Record<string, unknown>
   const mapped = mapClaims(claims, mapping);
   if (typeof mapped === 'string') return mapped;
   const principal: Principal = { ...mapped, via: 'token', issuer: issuer?.id, certificateThumbprint: undefined };
-  return Object.freeze({ ...policy, authenticator: { cache: policy.authenticator.cache, authenticate: async () => ({ ok: true as const, principal }) } });
+  return Object.freeze({ ...policy, authenticator: { ...policy.authenticator, authenticate: async () => ({ ok: true as const, principal }) } });
 }
 
 /**

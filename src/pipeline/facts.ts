@@ -19,4 +19,9 @@ export interface RequestFacts {
   readonly declaredBodyBytes: number;
   /** The client certificate, only when the TLS layer verified it against the client CA. */
   readonly certificate: PresentedCertificate | undefined;
+  /**
+   * Every value received for each header that applications (`clients`) use to name their users,
+   * by lower-case name. Absent for front ends that have no such headers.
+   */
+  readonly endUserHeaders?: ReadonlyMap<string, readonly string[]>;
 }

@@ -47,7 +47,7 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Pol
     version: config.digest.slice(0, 12),
     routes: table,
     upstreams: config.upstreams,
-    authenticator: createAuthenticator(config.auth, now),
+    authenticator: createAuthenticator(config.auth, now, config.clients),
     purposes: compilePurposes(config.purposes),
     routePurposes: new Map(config.routes.map((r) => [r.id, new Set(r.purposes)])),
     plans: compilePlans(config),

@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import type { ClassificationEntry, Config, PartnerConfig, PurposeConfig, RouteConfig } from '../config/types.js';
+import type { ClassificationEntry, ClientConfig, Config, PartnerConfig, PurposeConfig, RouteConfig } from '../config/types.js';
 import { compileFieldPlan, type FieldPlan } from '../mask/plan.js';
 import type { Action } from '../mask/operators.js';
 import { databaseAsRoute } from './database.js';
@@ -226,6 +226,34 @@ function callerLines(before: Config, after: Config): ImpactLine[] {
   return lines;
 }
 
+/** What an application may do and whom it may speak for: routes, purposes, vouched roles. */
+function clientLines(before: Config, after: Config): ImpactLine[] {
+  const lines: ImpactLine[] = [];
+  const clear = clearPurposes(after);
+  // Roles an application vouches for by header reach every purpose those roles hold.
+  const opensClear = (roles: readonly string[]) => after.purposes.some((p) => clear.has(p.id) && p.roles.some((r) => roles.includes(r)));
+  const served = (c: ClientConfig) => [...c.routes].flatMap(([route, purposes]) => purposes.map((p) => `${route}: ${p}`));
+  for (const old of before.clients) {
+    if (!after.clients.some((c) => c.id === old.id)) lines.push({ revealing: false, kind: 'narrows', text: `application ${old.id} removed` });
+  }
+  for (const client of after.clients) {
+    const old = before.clients.find((c) => c.id === client.id);
+    const at = `application ${client.id}`;
+    const vouched = client.endUser?.header?.roles ?? [];
+    const newRoles = added(vouched, old?.endUser?.header?.roles ?? []);
+    if (newRoles.length > 0) {
+      const revealing = opensClear(newRoles);
+      lines.push({ revealing, kind: revealing ? 'reveals' : 'widens', text: `${at}: names its users by header (${client.endUser?.header?.name}) with roles ${newRoles.join(', ')}` });
+    }
+    const routes = added(served(client), old ? served(old) : []);
+    if (!old) lines.push({ revealing: false, kind: 'widens', text: `${at} trusted (${'certificate' in client.identity ? 'client certificate' : 'client-credentials token'}): ${routes.join('; ')}` });
+    else if (routes.length > 0) lines.push({ revealing: false, kind: 'widens', text: `${at}: serves ${routes.join('; ')}` });
+    if (old && JSON.stringify(old.identity) !== JSON.stringify(client.identity)) lines.push({ revealing: false, kind: 'changes', text: `${at}: identity changed` });
+    if (old?.endUser?.required && client.endUser?.required === false) lines.push({ revealing: false, kind: 'widens', text: `${at}: may call without naming a user` });
+  }
+  return lines;
+}
+
 function testLines(before: Config, after: Config): ImpactLine[] {
   // As written in the file (relative to it), so a copy of the policy elsewhere compares equal.
   const named = (c: Config) => c.policyTests.map((f) => relative(c.baseDir, f));
@@ -243,6 +271,7 @@ export function policyImpact(before: Config, after: Config): ImpactReport {
     ...purposeLines(before, after),
     ...partnerLines(before, after),
     ...callerLines(before, after),
+    ...clientLines(before, after),
     ...testLines(before, after),
   ];
   const order = { reveals: 0, widens: 1, changes: 2, narrows: 3 };

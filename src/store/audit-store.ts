@@ -157,6 +157,8 @@ export interface SubjectAccess {
   readonly revealedClasses: readonly string[];
   /** The caller's organisation (partners), when the record names one. */
   readonly organisation?: string;
+  /** The application the person acted through (clients), when there was one. */
+  readonly application?: string;
   /** Field names released in clear, and released in another form (masked, pseudonymised, generalised). */
   readonly fields?: { readonly clear: readonly string[]; readonly transformed: readonly string[] };
   /** Found only by the masked form of the customer's id, which other customers can share. */
@@ -196,7 +198,7 @@ export async function subjectHistory(
     }
   }
   return [...byRequest.values()].map(({ record, time, ambiguous }) => {
-    const caller = (record.caller ?? {}) as { sub?: string; kind?: string; org?: string; roles?: string[] };
+    const caller = (record.caller ?? {}) as { sub?: string; kind?: string; org?: string; roles?: string[]; app?: string };
     const fields = (record.fields ?? {}) as { revealedClasses?: string[]; kept?: string[]; masked?: string[]; pseudonymised?: string[]; generalised?: string[] };
     return {
       time,
@@ -209,6 +211,7 @@ export async function subjectHistory(
       status: (record.status as number | undefined) ?? null,
       revealedClasses: fields.revealedClasses ?? [],
       ...(caller.org ? { organisation: caller.org } : {}),
+      ...(caller.app ? { application: caller.app } : {}),
       ...(fields.kept ? { fields: { clear: fields.kept, transformed: [...(fields.masked ?? []), ...(fields.pseudonymised ?? []), ...(fields.generalised ?? [])].sort() } } : {}),
       ...(ambiguous ? { ambiguous: true } : {}),
     };

@@ -26,12 +26,15 @@ export interface ForwardingIdentity {
   /** Headers the gateway itself asserts towards the upstream (X-Custodian-*). */
   readonly asserted: Readonly<Record<string, string>>;
   readonly forwardAuthorization: boolean;
+  /** Headers that carry users' tokens forwarded by applications: credentials, kept like Authorization. */
+  readonly credentialHeaders?: readonly string[];
 }
 
 /**
  * Headers sent to the upstream: the client's, minus hop-by-hop fields, fields the client named
  * in Connection, any client-supplied X-Custodian-* (only the gateway may assert those), and
- * Authorization unless the upstream is configured to receive it; plus the gateway's assertions.
+ * Authorization (and forwarded user tokens) unless the upstream is configured to receive them;
+ * plus the gateway's assertions.
  */
 export function upstreamRequestHeaders(
   original: IncomingHttpHeaders,
@@ -43,7 +46,7 @@ export function upstreamRequestHeaders(
   for (const [name, value] of Object.entries(original)) {
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || listed.has(name) || name.startsWith('x-custodian-')) continue;
-    if (name === 'authorization' && !identity.forwardAuthorization) continue;
+    if ((name === 'authorization' || identity.credentialHeaders?.includes(name)) && !identity.forwardAuthorization) continue;
     (out as Record<string, string | string[]>)[name] = value;
   }
   if (host !== undefined) out.host = host;

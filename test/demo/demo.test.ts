@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/logging.js';
 import { tempDir } from '../helpers/gateway.js';
 import { demoEnv } from '../helpers/demo-env.js';
 import { requireTool } from '../helpers/tools.js';
+import { waitFor } from '../helpers/wait.js';
 
 const exec = promisify(execFile);
 
@@ -175,4 +176,58 @@ t.test('the demo tells the governance story: restricted customer, insider bulk r
   // Only this caller's rows: with DATABASE_URL, other test files share the table.
   const counted = await demo.gateway.db.query<{ n: string }>("SELECT count(*) AS n FROM bulk_access WHERE purpose = 'customer_service' AND caller = 'staff::staff-0108'");
   t.equal(Number(counted.rows[0]?.n), 200, 'the count is what was released: the limit exactly, the restricted customer never');
+});
+
+interface PortalPage {
+  customer: Record<string, unknown>;
+  loans: unknown[];
+  loanApi?: { error?: { code?: string } };
+}
+
+t.test('an existing application behind the gateway: the demo portal, changed only in its base URL', async (t) => {
+  const { customer } = await import('../../src/demo/dataset.js');
+  const varDir = tempDir(t, 'custodian-demo-');
+  const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
+  t.teardown(() => demo.close());
+  const env = demoEnv(varDir);
+  const page = async (token: string | undefined) => {
+    const res = await fetch(`${demo.portalUrl}/portal/customers/42`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    return { status: res.status, body: (await res.json()) as PortalPage };
+  };
+
+  const agent = await page(env.CS_AGENT);
+  t.equal(agent.status, 200, 'the agent\'s page');
+  const clear = customer(42);
+  t.equal(agent.body.customer.id, 42);
+  t.equal(agent.body.customer.idNumber, `${clear.idNumber.slice(0, 4)}**********${clear.idNumber.slice(-4)}`, 'the customer-service view: ID masked');
+  t.equal(agent.body.customer.mobile, `${clear.mobile.slice(0, 3)}****${clear.mobile.slice(-4)}`, 'mobile masked');
+  t.notOk('monthlyIncome' in agent.body.customer, 'income not in this purpose\'s view');
+  t.ok(Array.isArray(agent.body.loans) && agent.body.loans.length > 0, 'and the loans, through the second route');
+  const text = JSON.stringify(agent.body);
+  for (const value of [clear.idNumber, clear.mobile, clear.bankCard]) t.notOk(text.includes(value), 'no clear identifier reaches the portal');
+
+  const lapsed = await page(env.TRAINING_LAPSED);
+  t.equal(lapsed.status, 403, 'an agent with lapsed training is refused through the portal too');
+  t.equal(lapsed.body.loanApi?.error?.code, 'CUSTODIAN_ATTESTATION_LAPSED');
+  const anonymous = await fetch(`${demo.portalUrl}/portal/customers/42`);
+  t.equal(anonymous.status, 401, 'the portal itself wants its user signed in');
+
+  // The access records name the portal and the agent.
+  const history = await waitFor(async () => {
+    await demo.gateway.audit.shipper.shipOnce();
+    const res = await fetch(`${demo.gateway.adminUrl}/audit/subjects/42`, { headers: { authorization: `Bearer ${env.OFFICER}` } });
+    const body = (await res.json()) as { accesses: { caller: string; application?: string; purpose: string; decision: string; route: string }[] };
+    const viaPortal = body.accesses.filter((a) => a.application === 'cs-portal');
+    return viaPortal.length >= 4 ? viaPortal : undefined;
+  }, 'the portal\'s accesses in the history');
+  t.same(
+    history.map((a) => [a.caller, a.purpose, a.decision, a.route]).sort(),
+    [
+      ['staff-0108', 'customer_service', 'allow', 'customers.detail'],
+      ['staff-0108', 'customer_service', 'allow', 'customers.loans'],
+      ['staff-0311', 'customer_service', 'deny', 'customers.detail'],
+      ['staff-0311', 'customer_service', 'deny', 'customers.loans'],
+    ],
+    'two pages: the agent\'s two reads allowed, the lapsed agent\'s two refused, each under the agent\'s own id',
+  );
 });
