@@ -1,3 +1,4 @@
+import { DETECTOR_KINDS } from '../src/mask/detectors.js';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { buildClassification } from '../src/config/build-masking.js';
@@ -18,6 +19,7 @@ export function benchRoute(): RouteConfig {
     purposes: ['customer_service'],
     unknownFields: 'drop',
     detectors: true,
+    detectorKinds: DETECTOR_KINDS,
     observe: false,
     passthrough: [],
     subjects: [],

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileRoutes } from '../policy/routes.js';
 import { type BuildContext, buildAuth, buildPurposes, endOfDayEpoch, type RawAuth, type RawPurpose } from './build-auth.js';
+import { DETECTOR_KINDS, type DetectorKind } from '../mask/detectors.js';
 import { buildClients, type RawClient } from './build-clients.js';
 import { isLoopbackHost } from './loopback.js';
 import { buildAudit, buildStore, type RawAudit, type RawStore } from './build-audit.js';
@@ -48,7 +49,7 @@ interface RawConfig {
     upstream: string;
     purposes?: string[];
     unknownFields?: 'drop' | 'keep';
-    detectors?: boolean;
+    detectors?: boolean | DetectorKind[];
     observe?: boolean;
     passthrough?: string[];
     responseHeaders?: { release?: string[]; scan?: string[] };
@@ -229,7 +230,8 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
       upstream: r.upstream,
       purposes: routePurposes,
       unknownFields: r.unknownFields ?? 'drop',
-      detectors: r.detectors ?? true,
+      detectors: r.detectors !== false,
+      detectorKinds: Array.isArray(r.detectors) ? [...r.detectors] : [...DETECTOR_KINDS],
       observe: r.observe ?? false,
       passthrough: [...(r.passthrough ?? [])],
       views: buildViews(r.views, ['routes', index, 'views'], routePurposes, masking, ctx),

@@ -1,3 +1,4 @@
+import type { DetectorKind } from '../mask/detectors.js';
 /**
  * Types of the configuration after it has been validated, given its defaults, had its secrets
  * resolved and been frozen. The YAML shape is defined by config/custodian.schema.json; these
@@ -57,6 +58,8 @@ export interface RouteConfig {
   readonly unknownFields: 'drop' | 'keep';
   /** Scan released free text for identifiers (only an explicit false turns it off). */
   readonly detectors: boolean;
+  /** The kinds of identifier the detectors look for on this route (all unless the route lists some). */
+  readonly detectorKinds: readonly DetectorKind[];
   /** Decide and report, but release the upstream body unchanged. */
   readonly observe: boolean;
   /** Purposes for which a non-JSON body may pass through untransformed. */

@@ -16,6 +16,21 @@ export interface DetectorHits extends TextIdentifierHits {
   bankCard: number;
 }
 
+/** One kind of identifier the detectors find. */
+export type DetectorKind = keyof DetectorHits;
+
+export const DETECTOR_KINDS: readonly DetectorKind[] = Object.freeze(['residentId', 'mobile', 'bankCard', 'uscc', 'email', 'landline', 'passport', 'name', 'address']);
+
+/** Which kinds a route scans its free text for (all, unless the route lists some). */
+export type DetectorSelection = Readonly<Record<DetectorKind, boolean>>;
+
+export const ALL_DETECTORS: DetectorSelection = Object.freeze(Object.fromEntries(DETECTOR_KINDS.map((k) => [k, true])) as Record<DetectorKind, boolean>);
+
+export function detectorSelection(kinds: readonly DetectorKind[] | undefined): DetectorSelection {
+  if (kinds === undefined) return ALL_DETECTORS;
+  return Object.freeze(Object.fromEntries(DETECTOR_KINDS.map((k) => [k, kinds.includes(k)])) as Record<DetectorKind, boolean>);
+}
+
 export function emptyHits(): DetectorHits {
   return { residentId: 0, mobile: 0, bankCard: 0, ...emptyTextHits() };
 }
@@ -98,12 +113,14 @@ export function looksLikeMobile(candidate: string): boolean {
  * context either side (what the patterns' look-behind and look-ahead examine): the same matches
  * as searching the whole text, without running three patterns over every timestamp and sentence.
  */
-export function maskDetected(text: string, hits: DetectorHits): string {
-  return maskTextIdentifiers(maskNumbers(maskUsccs(text, hits), hits), hits);
+export function maskDetected(text: string, hits: DetectorHits, kinds: DetectorSelection = ALL_DETECTORS): string {
+  const numbers = kinds.residentId || kinds.mobile || kinds.bankCard;
+  const afterUscc = kinds.uscc ? maskUsccs(text, hits) : text;
+  return maskTextIdentifiers(numbers ? maskNumbers(afterUscc, hits, kinds) : afterUscc, hits, kinds);
 }
 
 /** Resident IDs, bank cards and mobiles (see maskDetected). */
-function maskNumbers(text: string, hits: DetectorHits): string {
+function maskNumbers(text: string, hits: DetectorHits, kinds: DetectorSelection): string {
   const n = text.length;
   if (n < MIN_DIGITS) return text;
   let out: string | undefined;
@@ -124,7 +141,7 @@ function maskNumbers(text: string, hits: DetectorHits): string {
       if (c >= 0xff10) wide = true;
     }
     if (digits < MIN_DIGITS) continue;
-    const plain = wide ? undefined : maskPlainNumber(text, start, i, hits);
+    const plain = wide ? undefined : maskPlainNumber(text, start, i, hits, kinds);
     if (plain !== undefined) {
       if (plain === null) continue;
       out = (out ?? '') + text.slice(copied, start) + plain;
@@ -135,7 +152,7 @@ function maskNumbers(text: string, hits: DetectorHits): string {
     const after = i < n ? 1 : 0;
     const original = text.slice(start - before, i + after);
     const window = wide ? narrowed(original) : original;
-    const masked = maskWindow(window, hits);
+    const masked = maskWindow(window, hits, kinds);
     if (masked === window) continue;
     // (A full-width run that held an identifier comes out in ASCII, masked; others stay as typed.)
     // The context characters are not run characters, so no match touched them: strip them back off.
@@ -153,7 +170,7 @@ function maskNumbers(text: string, hits: DetectorHits): string {
  * (resident ID, then card, then mobile) is the patterns' order. Returns the masked run, null when
  * it stays as it is, or undefined when the run is not a bare number (the patterns decide).
  */
-function maskPlainNumber(text: string, start: number, end: number, hits: DetectorHits): string | null | undefined {
+function maskPlainNumber(text: string, start: number, end: number, hits: DetectorHits, kinds: DetectorSelection): string | null | undefined {
   const length = end - start;
   for (let i = start; i < end - 1; i++) {
     const c = text.charCodeAt(i);
@@ -165,7 +182,7 @@ function maskPlainNumber(text: string, start: number, end: number, hits: Detecto
   if (checkLetter && length !== 18) return undefined;
   const run = text.slice(start, end);
   if (length === 18) {
-    if (looksLikeResidentId(run)) {
+    if (kinds.residentId && looksLikeResidentId(run)) {
       hits.residentId++;
       return maskResidentId(run);
     }
@@ -173,18 +190,18 @@ function maskPlainNumber(text: string, start: number, end: number, hits: Detecto
       // Not an ID number: the 17 digits before the letter may still be a card (a letter is no
       // boundary), and nothing else fits between a non-digit and the letter.
       const digits = run.slice(0, 17);
-      if (!looksLikeBankCard(digits)) return null;
+      if (!kinds.bankCard || !looksLikeBankCard(digits)) return null;
       hits.bankCard++;
       return maskBankCard(digits) + run.slice(17);
     }
   }
-  if (length >= 13 && length <= 19 && looksLikeBankCard(run)) {
+  if (kinds.bankCard && length >= 13 && length <= 19 && looksLikeBankCard(run)) {
     hits.bankCard++;
     return maskBankCard(run);
   }
   const mobileShape = (length === 11 && run.charCodeAt(0) === 49) || (length === 13 && run.startsWith('861'));
   const third = run.charCodeAt(length - 10); // the digit after the leading 1
-  if (mobileShape && third >= 51 && third <= 57 && looksLikeMobile(run)) {
+  if (kinds.mobile && mobileShape && third >= 51 && third <= 57 && looksLikeMobile(run)) {
     hits.mobile++;
     return maskMobile(run);
   }
@@ -207,10 +224,10 @@ function digitCounts(text: string): { digits: number; longest: number } {
 }
 
 /** One run (with its context characters): each pattern is tried only if the run could hold it. */
-function maskWindow(window: string, hits: DetectorHits): string {
+function maskWindow(window: string, hits: DetectorHits, kinds: DetectorSelection): string {
   let out = window;
   let counts = digitCounts(out);
-  if (counts.longest >= 17) {
+  if (kinds.residentId && counts.longest >= 17) {
     out = out.replace(ID_CANDIDATE, (m) => {
       if (!looksLikeResidentId(m)) return m;
       hits.residentId++;
@@ -218,7 +235,7 @@ function maskWindow(window: string, hits: DetectorHits): string {
     });
     if (out !== window) counts = digitCounts(out);
   }
-  if (counts.digits >= 13) {
+  if (kinds.bankCard && counts.digits >= 13) {
     const before = out;
     out = out.replace(CARD_CANDIDATE, (m) => {
       if (!looksLikeBankCard(m)) return m;
@@ -227,7 +244,7 @@ function maskWindow(window: string, hits: DetectorHits): string {
     });
     if (out !== before) counts = digitCounts(out);
   }
-  if (counts.digits >= MIN_DIGITS) {
+  if (kinds.mobile && counts.digits >= MIN_DIGITS) {
     out = out.replace(MOBILE_CANDIDATE, (m) => {
       if (!looksLikeMobile(m)) return m;
       hits.mobile++;

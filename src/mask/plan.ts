@@ -1,6 +1,7 @@
 import { defaultOperatorFor } from '../config/build-masking.js';
 import type { Classification, DataClass, RouteConfig, ViewConfig, ViewOperator } from '../config/types.js';
 import { type CompiledOperator, compileOperator, dropOperator, keepOperator, type OperatorSpec } from './operators.js';
+import { type DetectorSelection, detectorSelection } from './detectors.js';
 import type { PseudonymKeys } from './pseudonym.js';
 
 /** How one classified field is treated under one view. */
@@ -25,6 +26,8 @@ export interface FieldPlan {
   readonly byPath: ReadonlyMap<string, FieldRule>;
   readonly unknown: FieldRule;
   readonly detectors: boolean;
+  /** The kinds of identifier the detectors look for on this route. */
+  readonly detectorKinds: DetectorSelection;
 }
 
 const CLASS_DEFAULTS: Record<DataClass, ViewOperator> = { public: 'keep', C1: 'keep', C2: 'default', C3: 'drop' };
@@ -70,5 +73,5 @@ export function compileFieldPlan(
     route.unknownFields === 'keep'
       ? { name: undefined, dataClass: 'unknown', operator: keepOperator, scan: route.detectors }
       : { name: undefined, dataClass: 'unknown', operator: dropOperator, scan: false };
-  return { byName, byPath, unknown, detectors: route.detectors };
+  return { byName, byPath, unknown, detectors: route.detectors, detectorKinds: detectorSelection(route.detectorKinds) };
 }

@@ -83,22 +83,25 @@ export function maskUsccs(text: string, hits: TextIdentifierHits): string {
   });
 }
 
-/** Mask every e-mail, landline and passport number in `text`; counts go into `hits`. */
-export function maskTextIdentifiers(text: string, hits: TextIdentifierHits): string {
+/** The kinds of this module a route scans for (see DetectorSelection in detectors.ts). */
+export type TextKinds = Readonly<Record<keyof TextIdentifierHits, boolean>>;
+
+/** Mask every e-mail, passport, landline, address and name in `text`; counts go into `hits`. */
+export function maskTextIdentifiers(text: string, hits: TextIdentifierHits, kinds: TextKinds): string {
   let out = text;
-  if (out.includes('@')) {
+  if (kinds.email && out.includes('@')) {
     out = out.replace(EMAIL, (m) => {
       hits.email++;
       return maskEmail(m);
     });
   }
-  if (/[EGDSP][A-Z0-9]?[0-9]{7}/.test(out)) {
+  if (kinds.passport && /[EGDSP][A-Z0-9]?[0-9]{7}/.test(out)) {
     out = out.replace(PASSPORT, (m) => {
       hits.passport++;
       return keepEnds(m, 1, 2, '*');
     });
   }
-  if (/0\d{2,3}\D{0,2}[2-8]\d{6}/.test(out)) {
+  if (kinds.landline && /0\d{2,3}\D{0,2}[2-8]\d{6}/.test(out)) {
     out = out.replace(LANDLINE, (_match, p3: string | undefined, a3: string | undefined, l3: string | undefined, p4: string | undefined, a4: string | undefined, l4: string | undefined) => {
       hits.landline++;
       // The area code stays (it says only the city), the local number is masked but its last four.
@@ -107,20 +110,20 @@ export function maskTextIdentifiers(text: string, hits: TextIdentifierHits): str
       return `${p3 ?? p4 ? `(${area})` : area}-${'*'.repeat(local.length - 4)}${local.slice(-4)}`;
     });
   }
-  if (/[省市]/.test(out) && /[0-9０-９](?:号|弄)/.test(out)) {
+  if (kinds.address && /[省市]/.test(out) && /[0-9０-９](?:号|弄)/.test(out)) {
     out = out.replace(ADDRESS, (m) => {
       hits.address++;
       return maskAddress(m);
     });
   }
-  if (ROLE_WORD.test(out)) {
+  if (kinds.name && ROLE_WORD.test(out)) {
     // Anchored on the role word (a literal the engine finds fast), not a look-behind at every character.
     out = out.replace(NAME_AFTER_ROLE, (_match, role: string, gap: string, name: string) => {
       hits.name++;
       return `${role}${gap}${maskName(name)}`;
     });
   }
-  if (FORM_OF_ADDRESS.test(out)) {
+  if (kinds.name && FORM_OF_ADDRESS.test(out)) {
     out = out.replace(NAME_BEFORE_ADDRESS, (m) => {
       hits.name++;
       return maskName(m);

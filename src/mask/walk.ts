@@ -1,4 +1,4 @@
-import { emptyHits, maskDetected } from './detectors.js';
+import { type DetectorSelection, emptyHits, maskDetected } from './detectors.js';
 import { type CompiledOperator, DROP, dropOperator } from './operators.js';
 import type { FieldPlan, FieldRule } from './plan.js';
 import type { FieldReport } from './report.js';
@@ -23,11 +23,11 @@ type Scalar = string | number | boolean;
  * Free text and long numbers in clear are scanned for identifiers — a number with a fraction too
  * (a mobile stored as 13812345678.0 parses to an integer, 13812345678.5 does not).
  */
-function scanned(value: Scalar, report: FieldReport): unknown {
-  if (typeof value === 'string') return maskDetected(value, report.detectorHits);
+function scanned(value: Scalar, report: FieldReport, kinds: DetectorSelection): unknown {
+  if (typeof value === 'string') return maskDetected(value, report.detectorHits, kinds);
   if (typeof value === 'number' && Math.abs(value) >= 1e10) {
     const text = String(value);
-    const masked = maskDetected(text, report.detectorHits);
+    const masked = maskDetected(text, report.detectorHits, kinds);
     return masked === text ? value : masked;
   }
   return value;
@@ -64,7 +64,7 @@ export function transformValue(value: unknown, plan: FieldPlan, report: FieldRep
   if (depth > MAX_DEPTH) throw new TransformError('too_deep');
   if (value === null || typeof value !== 'object') {
     // A bare scalar (top level or an array item) has no field name: scan it if detectors are on.
-    return plan.detectors && value !== null ? scanned(value as Scalar, report) : value;
+    return plan.detectors && value !== null ? scanned(value as Scalar, report, plan.detectorKinds) : value;
   }
   const tracking = plan.byPath.size > 0;
   if (Array.isArray(value)) {
@@ -79,7 +79,7 @@ export function transformValue(value: unknown, plan: FieldPlan, report: FieldRep
     const childPath = tracking ? `${path}.${key}` : path;
     const rule: FieldRule = (tracking ? plan.byPath.get(childPath) : undefined) ?? plan.byName.get(key) ?? plan.unknown;
     const child = source[key];
-    if (rule === plan.unknown && rule.scan && maskDetected(key, emptyHits()) !== key) {
+    if (rule === plan.unknown && rule.scan && maskDetected(key, emptyHits(), plan.detectorKinds) !== key) {
       // An unknown key that is itself an identifier ({"13812345678": …}) cannot be masked
       // without colliding with its neighbours: the field is dropped.
       report.record(IDENTIFIER_KEY_RULE, '(identifier key)');
@@ -94,7 +94,7 @@ export function transformValue(value: unknown, plan: FieldPlan, report: FieldRep
       if (child !== null && typeof child === 'object') {
         put(out, key, transformValue(child, plan, report, childPath, depth + 1));
       } else {
-        put(out, key, rule.scan && child !== null ? scanned(child as Scalar, report) : child);
+        put(out, key, rule.scan && child !== null ? scanned(child as Scalar, report, plan.detectorKinds) : child);
       }
     } else if (child !== null && typeof child === 'object') {
       put(out, key, applyDeep(child, rule.operator, depth + 1));

@@ -1,3 +1,4 @@
+import { DETECTOR_KINDS } from '../mask/detectors.js';
 import type { Config, DatabaseConfig, DatabaseTableConfig, RouteConfig } from '../config/types.js';
 import { compileFieldPlan, type FieldRule } from '../mask/plan.js';
 import type { StatementCatalogue, TableView } from './statement.js';
@@ -54,6 +55,7 @@ export function databaseAsRoute(db: DatabaseConfig): RouteConfig {
     purposes: db.purposes,
     unknownFields: 'drop',
     detectors: true,
+    detectorKinds: DETECTOR_KINDS,
     observe: false,
     passthrough: [],
     views: db.views,

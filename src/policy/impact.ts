@@ -126,6 +126,10 @@ function routeLines(before: Config, after: Config): ImpactLine[] {
       lines.push({ revealing: true, kind: 'reveals', text: `${at}: fields the dictionary does not name are released instead of dropped` });
     }
     if (!route.detectors && old.detectors) lines.push({ revealing: true, kind: 'reveals', text: `${at}: free text no longer scanned for identifiers (detectors off)` });
+    const unscanned = added(old.detectorKinds, route.detectorKinds);
+    if (route.detectors && old.detectors && unscanned.length > 0) {
+      lines.push({ revealing: true, kind: 'reveals', text: `${at}: free text no longer scanned for ${unscanned.join(', ')}` });
+    }
     if (!route.destructive && old.destructive) lines.push({ revealing: false, kind: 'widens', text: `${at}: no longer needs a second person's approval (destructive off)` });
     for (const header of added(route.responseHeaders.release, old.responseHeaders.release)) {
       lines.push({ revealing: false, kind: 'widens', text: `${at}: upstream response header ${header} released` });

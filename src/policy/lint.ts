@@ -1,3 +1,4 @@
+import type { DetectorKind } from '../mask/detectors.js';
 import type { PathIssue } from '../config/issues.js';
 import type { Config } from '../config/types.js';
 import { endOfDayEpoch } from '../config/build-auth.js';
@@ -45,6 +46,10 @@ export function lintPolicy(config: Config, nowSec: number = Date.now() / 1000): 
     }
     if (!r.detectors && (r.unknownFields === 'keep' || keepsFreeText)) {
       warnings.push({ path: ['routes', index, 'detectors'], message: `route "${r.id}" turns detectors off but releases free text` });
+    }
+    const unscanned = ['residentId', 'mobile', 'bankCard'].filter((k) => !r.detectorKinds.includes(k as DetectorKind));
+    if (r.detectors && unscanned.length > 0 && (r.unknownFields === 'keep' || keepsFreeText)) {
+      warnings.push({ path: ['routes', index, 'detectors'], message: `route "${r.id}" releases free text without scanning it for ${unscanned.join(', ')}` });
     }
     if (r.unknownFields === 'keep' && hasC2) {
       warnings.push({ path: ['routes', index, 'unknownFields'], message: `route "${r.id}" keeps unknown fields while the dictionary has C2 data: a new field would be released unclassified` });

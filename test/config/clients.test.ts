@@ -75,7 +75,7 @@ t.test('two applications with one identity, or one header, or a certificate that
 
 t.test('the impact of a change to an application', async (t) => {
   const before = load(demo).config;
-  if (!before) return t.fail('demo loads');
+  if (!before) throw new Error('the demo policy does not load');
   const impact = (text: string) => {
     const after = load(text).config;
     if (!after) throw new Error(`does not load: ${load(text).issues.map((i) => i.message).join('; ')}`);

@@ -1,3 +1,4 @@
+import { DETECTOR_KINDS } from '../../src/mask/detectors.js';
 import type { Classification, ClassificationEntry, DataClass, RouteConfig, ViewConfig } from '../../src/config/types.js';
 import type { OperatorSpec } from '../../src/mask/operators.js';
 import { compileFieldPlan, type FieldPlan } from '../../src/mask/plan.js';
@@ -38,6 +39,7 @@ export function planFor(
     purposes: ['p'],
     unknownFields: options.unknownFields ?? 'drop',
     detectors: options.detectors ?? true,
+    detectorKinds: DETECTOR_KINDS,
     observe: false,
     passthrough: [],
     subjects: [],

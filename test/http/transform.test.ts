@@ -148,3 +148,22 @@ t.test('large arrays stream through masked; a large non-array is refused; a stre
   t.ok(broken.truncated, 'the client sees the response cut off, never completed');
   t.notMatch(broken.body, CLEAR, 'and nothing unmasked');
 });
+
+t.test('each route scans free text for the kinds it names; the rest are all scanned by default', async (t) => {
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const numbersOnly = ['residentId', 'mobile', 'bankCard'];
+  const routes = basicRoutes().map((r) => (r.id === 'customers.loans' ? { ...r, detectors: numbersOnly } : r));
+  const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes, classification });
+  const remarks = '客户王小明来电，邮箱wang.xm@example.com，手机13912345678，住浙江省杭州市西湖区文三路90号3单元501室，护照E12345678';
+  origin.handle((_req, res) => {
+    const body = JSON.stringify({ id: 1, remarks });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  const all = JSON.parse((await rawHttps(gw.port, get('/api/customers/1', auth), { ca: gw.ca })).body).remarks as string;
+  const some = JSON.parse((await rawHttps(gw.port, get('/api/customers/1/loans', auth), { ca: gw.ca })).body).remarks as string;
+  for (const clear of ['王小明', 'wang.xm@example.com', '13912345678', '文三路90号', 'E12345678']) t.notOk(all.includes(clear), `default route: ${clear} masked`);
+  t.notOk(some.includes('13912345678'), 'numbers-only route: the mobile masked');
+  for (const clear of ['王小明', 'wang.xm@example.com', '文三路90号', 'E12345678']) t.ok(some.includes(clear), `numbers-only route: ${clear} left as the route chose`);
+});

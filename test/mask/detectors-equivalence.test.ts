@@ -1,7 +1,7 @@
 import t from 'tap';
 // Seeded PRNG (the demo dataset's), so a failure names a reproducible seed.
 import { customer, prng } from '../../src/demo/dataset.js';
-import { type DetectorHits, emptyHits, looksLikeBankCard, looksLikeMobile, looksLikeResidentId, maskDetected } from '../../src/mask/detectors.js';
+import { ALL_DETECTORS, type DetectorHits, emptyHits, looksLikeBankCard, looksLikeMobile, looksLikeResidentId, maskDetected } from '../../src/mask/detectors.js';
 import { maskBankCard, maskMobile, maskResidentId } from '../../src/mask/presets.js';
 import { maskTextIdentifiers, maskUsccs } from '../../src/mask/text-identifiers.js';
 
@@ -13,7 +13,7 @@ import { maskTextIdentifiers, maskUsccs } from '../../src/mask/text-identifiers.
 function reference(text: string, hits: DetectorHits): string {
   // USCCs before and the other text identifiers after, as maskDetected does: what is compared
   // is the number scan between them.
-  return maskTextIdentifiers(referenceNumbers(maskUsccs(text, hits), hits), hits);
+  return maskTextIdentifiers(referenceNumbers(maskUsccs(text, hits), hits), hits, ALL_DETECTORS);
 }
 
 function referenceNumbers(text: string, hits: DetectorHits): string {

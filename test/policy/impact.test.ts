@@ -25,6 +25,13 @@ function impactOf(from: string, to: string) {
 
 const edits: { what: string; from: string; to: string; line: RegExp; revealing: boolean }[] = [
   {
+    what: 'scan a route\'s free text for fewer kinds',
+    from: '    subjects: [{ param: customerId }]\n    purposes: [credit_assessment, risk_management, customer_service, collection, internal_audit, credit_reporting]\n',
+    to: '    subjects: [{ param: customerId }]\n    purposes: [credit_assessment, risk_management, customer_service, collection, internal_audit, credit_reporting]\n    detectors: [residentId, mobile, bankCard, uscc]\n',
+    line: /^REVEALS {2}route customers\.detail: free text no longer scanned for email, landline, passport, name, address$/,
+    revealing: true,
+  },
+  {
     what: 'reveal a class to a purpose',
     from: 'classes: { C2: default }\n        fields: { monthlyIncome: drop',
     to: 'classes: { C2: keep }\n        fields: { monthlyIncome: drop',
