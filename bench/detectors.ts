@@ -147,3 +147,8 @@ export async function benchDetectors(): Promise<BenchSection> {
     rows,
   };
 }
+
+/** The texts the cost row runs (corpus and look-alikes), for profiling the detectors alone. */
+export function benchCorpusTexts(): string[] {
+  return [...corpus().map((t) => t.text), ...LOOK_ALIKES];
+}

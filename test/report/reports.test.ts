@@ -114,7 +114,8 @@ t.test('the inspection report: every section with its rule, every chart drawn in
   t.match(byId.get('partners')?.table.rows, [['bureau-a', 'credit_reporting', Number]], 'the partner provision');
   t.match(byId.get('objections')?.table.rows, [[String, String, String, '已答复 answered', Number]]);
   t.match(byId.get('destructions')?.table.rows, [[String, 'staff-0108', 'supervisor.chen', 'DELETE /api/customers/43/documents/contract-1', String]]);
-  t.match(byId.get('attestations')?.table.rows, [[String, 'credit_assessment', Number]], 'the lapsed-training attempt');
+  // The lapsed agent tried directly (credit assessment) and through the portal (two reads for one page).
+  t.same(byId.get('attestations')?.table.rows, [['staff-0311', 'customer_service', 2], ['staff-0311', 'credit_assessment', 1]], 'the lapsed-training attempts');
   t.match(byId.get('chain'), { status: 'ok', table: { rows: [[String, Number, Number, Number, '通过 OK']] } });
 
   const out = join(varDir, 'inspection.html');
@@ -127,7 +128,7 @@ t.test('the inspection report: every section with its rule, every chart drawn in
     t.equal(maskDetected(scannable(text), emptyHits()), scannable(text), `${format}: the detectors find no identifier in it`);
   }
   const csvLines = renderReport(report, 'csv').split('\n');
-  t.ok(csvLines.some((l) => /^refusals,attention,CUSTODIAN_ATTESTATION_LAPSED,1,/.test(l)), 'csv: a row per finding, by section');
+  t.ok(csvLines.some((l) => /^refusals,attention,CUSTODIAN_ATTESTATION_LAPSED,3,/.test(l)), 'csv: a row per finding, by section');
   t.equal(JSON.parse(renderReport(report, 'json')).sections.length, 13, 'json: the same model');
 
   if (!requireTool(t, 'chromium')) return;
