@@ -1,5 +1,6 @@
 import { isValidLuhn, residentIdCheckChar } from './cn-checksums.js';
 import { maskBankCard, maskMobile, maskResidentId } from './presets.js';
+import { COULD_HOLD_NUMBER, COULD_HOLD_USCC, textFeatures } from './text-features.js';
 import { emptyTextHits, maskTextIdentifiers, maskUsccs, type TextIdentifierHits } from './text-identifiers.js';
 
 /**
@@ -76,6 +77,11 @@ function narrowed(text: string): string {
 /** The fewest digits any of the three identifiers has (a mobile number). */
 const MIN_DIGITS = 11;
 
+const RESIDENT_ID_SHAPE = /^[1-9]\d{16}[\dXx]$/;
+const MOBILE_SHAPE = /^1\d{10}$/;
+const SEPARATORS = /[ -]/g;
+const COUNTRY_CODE = /^\+?86(?=1\d{10}$)/;
+
 // Mobile number segments allocated by MIIT (voice), by the first three digits.
 const MOBILE_PREFIX = /^1(?:3\d|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8\d|9[0-35-9])/;
 // Card issuer prefixes (IIN) with the lengths they issue: UnionPay, Visa, Mastercard, Amex, JCB.
@@ -91,19 +97,19 @@ const CARD_IIN = /^(?:62\d{14,17}|4\d{12}(?:\d{3}){0,2}|5[1-5]\d{14}|2[2-7]\d{14
  * 18-digit numbers pass the check; order numbers that long are rare in customer records).
  */
 export function looksLikeResidentId(candidate: string): boolean {
-  return /^[1-9]\d{16}[\dXx]$/.test(candidate) && residentIdCheckChar(candidate.slice(0, 17)) === (candidate[17] as string).toUpperCase();
+  return RESIDENT_ID_SHAPE.test(candidate) && residentIdCheckChar(candidate.slice(0, 17)) === (candidate[17] as string).toUpperCase();
 }
 
 /** A bank card: Luhn-valid, and of a known issuer below 16 digits (see CARD_IIN). */
 export function looksLikeBankCard(candidate: string): boolean {
-  const digits = candidate.replace(/[ -]/g, '');
+  const digits = candidate.replace(SEPARATORS, '');
   if (digits.length < 13 || digits.length > 19) return false;
   return (digits.length >= 16 || CARD_IIN.test(digits)) && isValidLuhn(digits);
 }
 
 export function looksLikeMobile(candidate: string): boolean {
-  const digits = candidate.replace(/[ -]/g, '').replace(/^\+?86(?=1\d{10}$)/, '');
-  return /^1\d{10}$/.test(digits) && MOBILE_PREFIX.test(digits);
+  const digits = candidate.replace(SEPARATORS, '').replace(COUNTRY_CODE, '');
+  return MOBILE_SHAPE.test(digits) && MOBILE_PREFIX.test(digits);
 }
 
 /**
@@ -114,9 +120,11 @@ export function looksLikeMobile(candidate: string): boolean {
  * as searching the whole text, without running three patterns over every timestamp and sentence.
  */
 export function maskDetected(text: string, hits: DetectorHits, kinds: DetectorSelection = ALL_DETECTORS): string {
-  const numbers = kinds.residentId || kinds.mobile || kinds.bankCard;
-  const afterUscc = kinds.uscc ? maskUsccs(text, hits) : text;
-  return maskTextIdentifiers(numbers ? maskNumbers(afterUscc, hits, kinds) : afterUscc, hits, kinds);
+  const features = textFeatures(text);
+  if (features === 0) return text;
+  const numbers = (kinds.residentId || kinds.mobile || kinds.bankCard) && features & COULD_HOLD_NUMBER;
+  const afterUscc = kinds.uscc && features & COULD_HOLD_USCC ? maskUsccs(text, hits) : text;
+  return maskTextIdentifiers(numbers ? maskNumbers(afterUscc, hits, kinds) : afterUscc, hits, kinds, features);
 }
 
 /** Resident IDs, bank cards and mobiles (see maskDetected). */

@@ -1,4 +1,5 @@
 import { isValidResidentIdChecksum } from './cn-checksums.js';
+import { COULD_HOLD_ADDRESS, COULD_HOLD_EMAIL, COULD_HOLD_LANDLINE, COULD_HOLD_NAME_AFTER_ROLE, COULD_HOLD_NAME_BEFORE_FORM, COULD_HOLD_PASSPORT } from './text-features.js';
 import { COMPOUND_SURNAMES, keepEnds, maskAddress, maskEmail, maskName, maskUscc } from './presets.js';
 
 /**
@@ -49,7 +50,7 @@ export function usccCheckChar(first17: string): string {
  */
 export function looksLikeUscc(candidate: string): boolean {
   if (candidate.length !== 18 || usccCheckChar(candidate.slice(0, 17)) !== candidate[17]) return false;
-  return /[A-Z]/.test(candidate) || /^9[123]/.test(candidate);
+  return HAS_LETTER.test(candidate) || MARKET_REGULATION.test(candidate);
 }
 
 // The commonest single-character surnames (over 85 % of the population) and the compound ones.
@@ -66,6 +67,19 @@ const NAME_BEFORE_ADDRESS = new RegExp(`${SURNAME}[\\u4e00-\\u9fa5]{1,2}(?=先�
 // or village with a house number: a place name alone is not an address of a person.
 const ADDRESS = /(?:[\u4e00-\u9fa5]{2,7}?(?:省|自治区))?(?:[\u4e00-\u9fa5]{1,8}?(?:市|自治州|地区|盟))(?:[\u4e00-\u9fa5]{1,8}?(?:区|县|市|旗))?[\u4e00-\u9fa5]{1,12}?(?:路|街|大街|大道|道|巷|弄|胡同|村|镇|乡)[0-9０-９]{1,5}(?:号|弄)(?:[0-9０-９]{1,4}(?:栋|幢|号楼|单元))*(?:[0-9０-９]{1,5}(?:室|号))?/gu;
 
+// Cheap tests that decide whether a pattern runs at all. Module constants: a regular expression
+// literal inside a function is a new object at every call.
+const HAS_LETTER = /[A-Z]/;
+const MARKET_REGULATION = /^9[123]/;
+const USCC_SHAPE = /[0-9A-Z]{18}/;
+const PASSPORT_SHAPE = /[EGDSP][A-Z0-9]?[0-9]{7}/;
+const LANDLINE_SHAPE = /0\d{2,3}\D{0,2}[2-8]\d{6}/;
+const ADDRESS_LEVEL = /[省市]/;
+const HOUSE_NUMBER = /[0-9０-９](?:号|弄)/;
+
+/** Every flag set: run every pattern (callers that have not scanned the text). */
+const ALL_FEATURES = 0xff;
+
 export function emptyTextHits(): TextIdentifierHits {
   return { email: 0, landline: 0, passport: 0, uscc: 0, name: 0, address: 0 };
 }
@@ -75,59 +89,62 @@ export function emptyTextHits(): TextIdentifierHits {
  * be taken for a card. A valid resident ID is left for those detectors (and its own preset).
  */
 export function maskUsccs(text: string, hits: TextIdentifierHits): string {
-  if (text.length < 18 || !/[0-9A-Z]{18}/.test(text)) return text;
-  return text.replace(USCC, (m) => {
-    if (!looksLikeUscc(m) || isValidResidentIdChecksum(m)) return m;
-    hits.uscc++;
-    return maskUscc(m);
-  });
+  if (text.length < 18 || !USCC_SHAPE.test(text)) return text;
+  return replaceCounted(text, USCC, usccMasked, hits, 'uscc');
 }
 
 /** The kinds of this module a route scans for (see DetectorSelection in detectors.ts). */
 export type TextKinds = Readonly<Record<keyof TextIdentifierHits, boolean>>;
 
+/**
+ * Replace every match of a global pattern by what `mask` makes of it (undefined: leave it), counting
+ * each replacement under `kind`.
+ * A loop over exec with static mask functions: String.replace with a callback made a closure per
+ * call and cost more than the matching on short remarks.
+ */
+function replaceCounted(text: string, pattern: RegExp, mask: (match: RegExpExecArray) => string | undefined, hits: TextIdentifierHits, kind: keyof TextIdentifierHits): string {
+  pattern.lastIndex = 0;
+  let match = pattern.exec(text);
+  if (match === null) return text;
+  let out = '';
+  let copied = 0;
+  do {
+    const masked = mask(match); // undefined: the shape matched, the check did not; left as it is
+    if (masked !== undefined) {
+      out += text.slice(copied, match.index) + masked;
+      copied = match.index + match[0].length;
+      hits[kind]++;
+    }
+    if (match[0].length === 0) pattern.lastIndex++;
+    match = pattern.exec(text);
+  } while (match !== null);
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/** A USCC by its check character, unless it is a valid resident ID (left to that detector). */
+const usccMasked = (m: RegExpExecArray) => (looksLikeUscc(m[0]) && !isValidResidentIdChecksum(m[0]) ? maskUscc(m[0]) : undefined);
+const emailMasked = (m: RegExpExecArray) => maskEmail(m[0]);
+const passportMasked = (m: RegExpExecArray) => keepEnds(m[0], 1, 2, '*');
+/** The area code stays (it says only the city), the local number is masked but its last four. */
+const landlineMasked = (m: RegExpExecArray) => {
+  const [, p3, a3, l3, p4, a4, l4] = m;
+  const area = p3 ?? a3 ?? p4 ?? a4 ?? '';
+  const local = l3 ?? l4 ?? '';
+  return `${p3 ?? p4 ? `(${area})` : area}-${'*'.repeat(local.length - 4)}${local.slice(-4)}`;
+};
+const addressMasked = (m: RegExpExecArray) => maskAddress(m[0]);
+const nameAfterRoleMasked = (m: RegExpExecArray) => `${m[1]}${m[2]}${maskName(m[3] as string)}`;
+const nameMasked = (m: RegExpExecArray) => maskName(m[0]);
+
 /** Mask every e-mail, passport, landline, address and name in `text`; counts go into `hits`. */
-export function maskTextIdentifiers(text: string, hits: TextIdentifierHits, kinds: TextKinds): string {
+export function maskTextIdentifiers(text: string, hits: TextIdentifierHits, kinds: TextKinds, features: number = ALL_FEATURES): string {
   let out = text;
-  if (kinds.email && out.includes('@')) {
-    out = out.replace(EMAIL, (m) => {
-      hits.email++;
-      return maskEmail(m);
-    });
-  }
-  if (kinds.passport && /[EGDSP][A-Z0-9]?[0-9]{7}/.test(out)) {
-    out = out.replace(PASSPORT, (m) => {
-      hits.passport++;
-      return keepEnds(m, 1, 2, '*');
-    });
-  }
-  if (kinds.landline && /0\d{2,3}\D{0,2}[2-8]\d{6}/.test(out)) {
-    out = out.replace(LANDLINE, (_match, p3: string | undefined, a3: string | undefined, l3: string | undefined, p4: string | undefined, a4: string | undefined, l4: string | undefined) => {
-      hits.landline++;
-      // The area code stays (it says only the city), the local number is masked but its last four.
-      const area = p3 ?? a3 ?? p4 ?? a4 ?? '';
-      const local = l3 ?? l4 ?? '';
-      return `${p3 ?? p4 ? `(${area})` : area}-${'*'.repeat(local.length - 4)}${local.slice(-4)}`;
-    });
-  }
-  if (kinds.address && /[省市]/.test(out) && /[0-9０-９](?:号|弄)/.test(out)) {
-    out = out.replace(ADDRESS, (m) => {
-      hits.address++;
-      return maskAddress(m);
-    });
-  }
-  if (kinds.name && ROLE_WORD.test(out)) {
-    // Anchored on the role word (a literal the engine finds fast), not a look-behind at every character.
-    out = out.replace(NAME_AFTER_ROLE, (_match, role: string, gap: string, name: string) => {
-      hits.name++;
-      return `${role}${gap}${maskName(name)}`;
-    });
-  }
-  if (kinds.name && FORM_OF_ADDRESS.test(out)) {
-    out = out.replace(NAME_BEFORE_ADDRESS, (m) => {
-      hits.name++;
-      return maskName(m);
-    });
-  }
+  if (kinds.email && features & COULD_HOLD_EMAIL && out.includes('@')) out = replaceCounted(out, EMAIL, emailMasked, hits, 'email');
+  if (kinds.passport && features & COULD_HOLD_PASSPORT && PASSPORT_SHAPE.test(out)) out = replaceCounted(out, PASSPORT, passportMasked, hits, 'passport');
+  if (kinds.landline && features & COULD_HOLD_LANDLINE && LANDLINE_SHAPE.test(out)) out = replaceCounted(out, LANDLINE, landlineMasked, hits, 'landline');
+  if (kinds.address && features & COULD_HOLD_ADDRESS && ADDRESS_LEVEL.test(out) && HOUSE_NUMBER.test(out)) out = replaceCounted(out, ADDRESS, addressMasked, hits, 'address');
+  // Anchored on the role word (a literal the engine finds fast), not a look-behind at every character.
+  if (kinds.name && features & COULD_HOLD_NAME_AFTER_ROLE && ROLE_WORD.test(out)) out = replaceCounted(out, NAME_AFTER_ROLE, nameAfterRoleMasked, hits, 'name');
+  if (kinds.name && features & COULD_HOLD_NAME_BEFORE_FORM && FORM_OF_ADDRESS.test(out)) out = replaceCounted(out, NAME_BEFORE_ADDRESS, nameMasked, hits, 'name');
   return out;
 }
