@@ -1,6 +1,6 @@
 import { isValidLuhn, residentIdCheckChar } from './cn-checksums.js';
 import { maskBankCard, maskMobile, maskResidentId } from './presets.js';
-import { COULD_HOLD_NUMBER, COULD_HOLD_USCC, textFeatures } from './text-features.js';
+import { COULD_HOLD_NUMBER, COULD_HOLD_USCC, isNumberRunChar, textFeatures } from './text-features.js';
 import { emptyTextHits, maskTextIdentifiers, maskUsccs, type TextIdentifierHits } from './text-identifiers.js';
 
 /**
@@ -47,13 +47,8 @@ export function addHits(into: DetectorHits, from: DetectorHits): void {
 const ID_CANDIDATE = /(?<![0-9])(\d{17}[\dXx])(?![0-9])/g;
 const CARD_CANDIDATE = /(?<![0-9])(\d{4}(?:[ -]?\d){9,15})(?![0-9])/g;
 const MOBILE_CANDIDATE = /(?<![0-9+])((?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8})(?![0-9])/g;
-/**
- * Characters any match can consist of: ASCII digits, the separators space and dash, the `+` of
- * `+86` and the check letter X of a resident ID. Every match lies inside one run of these.
- */
-function isRunChar(c: number): boolean {
-  return (c >= 48 && c <= 57) || c === 32 || c === 45 || c === 43 || c === 88 || c === 120 || isWide(c);
-}
+/** Every match lies inside one run of the characters numbers are written with. */
+const isRunChar = isNumberRunChar;
 
 /** Full-width digits (０–９) and check letters (Ｘ ｘ), as typed with a Chinese input method. */
 function isWide(c: number): boolean {

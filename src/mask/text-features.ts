@@ -25,6 +25,7 @@ const LEVEL = 32; // 省 市
 const HOUSE = 64; // 号 弄
 const ROLE = 128; // first characters of the role words
 const FORM = 256; // first characters of the forms of address
+const NUMBER_RUN = 512; // what a resident ID, card or mobile is written with (see isNumberRunChar)
 
 const TRAITS = (() => {
   const table = new Uint16Array(65536);
@@ -39,8 +40,17 @@ const TRAITS = (() => {
   for (const ch of '客借联担配户姓') table[ch.charCodeAt(0)] = ROLE;
   table['本'.charCodeAt(0)] = ROLE | FORM;
   for (const ch of '先女小') table[ch.charCodeAt(0)] = FORM;
+  for (const ch of '0123456789 -+Xx０１２３４５６７８９Ｘｘ') table[ch.charCodeAt(0)] = (table[ch.charCodeAt(0)] as number) | NUMBER_RUN;
   return table;
 })();
+
+/**
+ * Characters a resident ID, card or mobile number can be written with: ASCII and full-width
+ * digits, the separators space and dash, the `+` of `+86` and the check letter X.
+ */
+export function isNumberRunChar(c: number): boolean {
+  return ((TRAITS[c] as number) & NUMBER_RUN) !== 0;
+}
 
 export function textFeatures(text: string): number {
   let digits = 0;
