@@ -112,20 +112,28 @@ export async function benchDetectors(): Promise<BenchSection> {
   }
   const precision = truePositives / (truePositives + falsePositives);
 
-  // Cost: the whole corpus (and the look-alikes) through maskDetected, repeated for 2 s.
+  // Cost: the whole corpus (and the look-alikes) through maskDetected, in ten windows of 300 ms
+  // after a warm-up; the median window counts (a noisy neighbour inflates some windows, not all).
   const all = [...texts.map((t) => t.text), ...LOOK_ALIKES];
   const bytes = all.reduce((n, t) => n + Buffer.byteLength(t), 0);
-  let rounds = 0;
-  const start = process.cpuUsage();
-  const until = performance.now() + 2000;
-  while (performance.now() < until) {
-    // One count per round, as the gateway keeps one per response (not one per text).
-    const roundHits = emptyHits();
-    for (const t of all) maskDetected(t, roundHits);
-    rounds++;
-  }
-  const cpu = process.cpuUsage(start);
-  const usPer100 = ((cpu.user + cpu.system) / (rounds * bytes)) * 100;
+  const window = (ms: number) => {
+    let rounds = 0;
+    const start = process.cpuUsage();
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      // One count per round, as the gateway keeps one per response (not one per text).
+      const roundHits = emptyHits();
+      for (const t of all) maskDetected(t, roundHits);
+      rounds++;
+    }
+    const cpu = process.cpuUsage(start);
+    return { rounds, usPer100: ((cpu.user + cpu.system) / (rounds * bytes)) * 100 };
+  };
+  window(500);
+  const windows = Array.from({ length: 10 }, () => window(300)).sort((a, b) => a.usPer100 - b.usPer100);
+  const rounds = windows.reduce((n, w) => n + w.rounds, 0);
+  const usPer100 = (windows[5] as { usPer100: number }).usPer100;
+  const spread = `windows ${(windows[0] as { usPer100: number }).usPer100.toFixed(2)}–${(windows[9] as { usPer100: number }).usPer100.toFixed(2)}`;
 
   const rows: BenchRow[] = [];
   for (const kind of Object.keys(RECALL_TARGET) as Kind[]) {
@@ -142,10 +150,10 @@ export async function benchDetectors(): Promise<BenchSection> {
     target: '≥ 0.95',
     pass: precision >= 0.95,
   });
-  rows.push({ name: `detector cost (${all.length} texts, ${bytes.toLocaleString('en')} bytes, ${rounds} rounds)`, value: usPer100, unit: 'µs per 100 bytes', target: '≤ 2', pass: usPer100 <= 2 });
+  rows.push({ name: `detector cost (${all.length} texts, ${bytes.toLocaleString('en')} bytes, ${rounds} rounds; median of 10 windows, ${spread})`, value: usPer100, unit: 'µs per 100 bytes', target: '≤ 2', pass: usPer100 <= 2 });
   return {
     title: 'Free-text detectors (issue 17)',
-    description: `A labelled corpus of ${texts.length} remarks generated from the demo customers in twelve phrasings (identifiers glued to Chinese text and to letters, run together or with separators), plus ${LOOK_ALIKES.length} hand-written look-alikes that are not personal data. Recall per kind: planted values absent from the masked text. Precision: detector hits that were planted values. Cost: CPU per 100 bytes of text through maskDetected, one core.`,
+    description: `A labelled corpus of ${texts.length} remarks generated from the demo customers in twelve phrasings (identifiers glued to Chinese text and to letters, run together or with separators), plus ${LOOK_ALIKES.length} hand-written look-alikes that are not personal data. Recall per kind: planted values absent from the masked text. Precision: detector hits that were planted values. Cost: CPU per 100 bytes of text through maskDetected, one core (the median of ten 300 ms windows).`,
     rows,
   };
 }
