@@ -33,6 +33,8 @@ export async function attributeEndUser(
     return authFailure('CUSTODIAN_END_USER_UNTRUSTED', 'This application may not send another application\'s end-user header.');
   }
   if (!endUser) return { ok: true, principal: caller };
+  // Already attributed (what-if questions and policy tests name the person): nothing to read.
+  if (caller.application?.endUser !== 'none') return { ok: true, principal: caller };
 
   const tokenValues = endUser.token ? (endUserHeaders.get(endUser.token.header) ?? []) : [];
   const nameValues = endUser.header ? (endUserHeaders.get(endUser.header.name) ?? []) : [];

@@ -18,6 +18,8 @@ export interface ExplainArgs {
   readonly token?: string;
   /** Claims as JSON (or @file): no signature, for "what if" questions. */
   readonly claims?: string;
+  /** The application (clients) the request comes through; the claims are then the person's. */
+  readonly application?: string;
   /** A client certificate (PEM file): presented only if it chains to the configured client CA. */
   readonly cert?: string;
   /** The four-eyes approval id the request would carry. */
@@ -70,7 +72,7 @@ export async function runExplain(config: Config, args: ExplainArgs, out: (line: 
     certificate: args.cert ? certificateFromPem(readFileSync(args.cert, 'utf8'), clientCaOf(config, varDir), policy.now()) : undefined,
   };
   if (args.claims && !args.token) {
-    const withClaims = policyWithClaims(policy, JSON.parse(readMaybeFile(args.claims)) as Record<string, unknown>);
+    const withClaims = policyWithClaims(policy, JSON.parse(readMaybeFile(args.claims)) as Record<string, unknown>, args.application);
     if (typeof withClaims === 'string') {
       out(`claims: ${withClaims}`);
       return 1;
@@ -96,7 +98,7 @@ export async function runExplain(config: Config, args: ExplainArgs, out: (line: 
     }
     const p = e.principal;
     out(`request:   ${facts.method} ${args.path}`);
-    out(`caller:    ${p ? `${p.subject} (${p.kind}${p.organisation ? `, ${p.organisation}` : ''}; roles ${p.roles.join(', ') || 'none'})` : 'none'}`);
+    out(`caller:    ${p ? `${p.subject} (${p.kind}${p.organisation ? `, ${p.organisation}` : ''}; roles ${p.roles.join(', ') || 'none'})${p.application ? ` through application ${p.application.id}` : ''}` : 'none'}`);
     out(`route:     ${e.route ?? '(none)'}`);
     out(`purpose:   ${e.purpose ?? args.purpose ?? '(none)'}`);
     out(`decision:  ${e.decision.toUpperCase()} ${e.reason}`);

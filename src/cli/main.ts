@@ -24,8 +24,8 @@ commands:
                     check every audit chain and checkpoint signature; exit 1 naming the first break
   audit subject ID [-c FILE] [--from DATE] [--to DATE] [--json]
                     who accessed this customer's data: time, caller, role, purpose, route, classes revealed
-  explain [-c FILE] (--token JWT | --claims JSON|@file) [--cert PEM] --purpose P [--approval ID]
-          METHOD PATH [--body FILE] [--offline] [--json]
+  explain [-c FILE] (--token JWT | --claims JSON|@file [--application ID]) [--cert PEM] [--purpose P]
+          [--approval ID] METHOD PATH [--body FILE] [--offline] [--json]
                     what the gateway would do: the same decision (the store read, never written;
                     --offline: on stated assumptions) and the view of the upstream's body, field by field
   policy sign -c FILE --key KEY.pem --signer OFFICER [--cosign]
@@ -75,6 +75,7 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
       'database-only': { type: 'boolean' },
       token: { type: 'string' },
       claims: { type: 'string' },
+      application: { type: 'string' },
       cert: { type: 'string' },
       approval: { type: 'string' },
       offline: { type: 'boolean' },
@@ -143,6 +144,7 @@ export async function main(argv: readonly string[]): Promise<number | undefined>
         purpose: values.purpose,
         token: values.token,
         claims: values.claims,
+        application: values.application,
         cert: values.cert,
         approval: values.approval,
         body: values.body,

@@ -1,6 +1,6 @@
 import { isValidLuhn, residentIdCheckChar } from './cn-checksums.js';
 import { maskBankCard, maskMobile, maskResidentId } from './presets.js';
-import { COULD_HOLD_NUMBER, COULD_HOLD_USCC, isNumberRunChar, textFeatures } from './text-features.js';
+import { COULD_HOLD_NUMBER, COULD_HOLD_TEXT_IDENTIFIER, COULD_HOLD_USCC, isNumberRunChar, textFeatures } from './text-features.js';
 import { emptyTextHits, maskTextIdentifiers, maskUsccs, type TextIdentifierHits } from './text-identifiers.js';
 
 /**
@@ -118,8 +118,9 @@ export function maskDetected(text: string, hits: DetectorHits, kinds: DetectorSe
   const features = textFeatures(text);
   if (features === 0) return text;
   const numbers = (kinds.residentId || kinds.mobile || kinds.bankCard) && features & COULD_HOLD_NUMBER;
-  const afterUscc = kinds.uscc && features & COULD_HOLD_USCC ? maskUsccs(text, hits) : text;
-  return maskTextIdentifiers(numbers ? maskNumbers(afterUscc, hits, kinds) : afterUscc, hits, kinds, features);
+  const afterUscc = kinds.uscc && features & COULD_HOLD_USCC ? maskUsccs(text, hits, features) : text;
+  const afterNumbers = numbers ? maskNumbers(afterUscc, hits, kinds) : afterUscc;
+  return features & COULD_HOLD_TEXT_IDENTIFIER ? maskTextIdentifiers(afterNumbers, hits, kinds, features) : afterNumbers;
 }
 
 /** Resident IDs, bank cards and mobiles (see maskDetected). */

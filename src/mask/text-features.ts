@@ -13,6 +13,8 @@ export const COULD_HOLD_LANDLINE = 16; // a 0, and 10+ digits (area code and loc
 export const COULD_HOLD_ADDRESS = 32; // 省 or 市, and 号 or 弄 (a level and a house number)
 export const COULD_HOLD_NAME_AFTER_ROLE = 64; // the first character of a role word (客户, 借款人…)
 export const COULD_HOLD_NAME_BEFORE_FORM = 128; // the first character of 先生, 女士, 小姐, 本人
+/** Any of the kinds text-identifiers.ts masks after the numbers. */
+export const COULD_HOLD_TEXT_IDENTIFIER = COULD_HOLD_EMAIL | COULD_HOLD_PASSPORT | COULD_HOLD_LANDLINE | COULD_HOLD_ADDRESS | COULD_HOLD_NAME_AFTER_ROLE | COULD_HOLD_NAME_BEFORE_FORM;
 
 // What each character can contribute, looked up once per character (one table load instead of a
 // chain of comparisons: most characters of a remark are Chinese and contribute nothing).

@@ -88,8 +88,9 @@ export function emptyTextHits(): TextIdentifierHits {
  * USCCs, before the number detectors: most of a USCC is digits, and its first 17 could otherwise
  * be taken for a card. A valid resident ID is left for those detectors (and its own preset).
  */
-export function maskUsccs(text: string, hits: TextIdentifierHits): string {
-  if (text.length < 18 || !USCC_SHAPE.test(text)) return text;
+export function maskUsccs(text: string, hits: TextIdentifierHits, features: number = ALL_FEATURES): string {
+  // A run of 18 digits and capitals is what COULD_HOLD_USCC already says; test it only without one.
+  if (features === ALL_FEATURES && (text.length < 18 || !USCC_SHAPE.test(text))) return text;
   return replaceCounted(text, USCC, usccMasked, hits, 'uscc');
 }
 

@@ -29,7 +29,7 @@ export interface Explanation {
   readonly reason: ErrorCode | 'OK';
   readonly route: string | undefined;
   readonly purpose: string | undefined;
-  readonly principal: Pick<Principal, 'subject' | 'kind' | 'organisation' | 'roles'> | undefined;
+  readonly principal: Pick<Principal, 'subject' | 'kind' | 'organisation' | 'roles' | 'application'> | undefined;
   readonly fields: readonly FieldExplanation[];
   /** The purpose's view of the upstream body, exactly as the gateway would release it. */
   readonly view: unknown;
@@ -61,15 +61,24 @@ export function offlineStores(): DecisionStores {
 
 /**
  * The same policy, with a caller given as claims instead of a token ("what if" questions and
- * policy tests): authentication returns that principal; every other stage is the gateway's.
+ * policy tests): authentication returns that principal — acting through `application` when one
+ * is named, as if it had forwarded the person's token; every other stage is the gateway's.
  */
-export function policyWithClaims(policy: Policy, claims: Record<string, unknown>): Policy | string {
+export function policyWithClaims(policy: Policy, claims: Record<string, unknown>, application?: string): Policy | string {
+  if (application !== undefined && !policy.authenticator.applications.byId(application)) return `unknown application "${application}"`;
   const issuers = policy.config.auth.issuers;
   const issuer = issuers.find((i) => i.issuer === claims.iss) ?? (issuers.length === 1 ? issuers[0] : undefined);
   const mapping = issuer?.claims ?? { subject: 'sub', roles: 'roles', kind: 'kind', defaultKind: 'staff' as const, organisation: 'org', attestations: 'attestations' };
   const mapped = mapClaims(claims, mapping);
   if (typeof mapped === 'string') return mapped;
-  const principal: Principal = { ...mapped, via: 'token', issuer: issuer?.id, certificateThumbprint: undefined };
+  // Through an application: the claims are the person its forwarded token names.
+  const principal: Principal = {
+    ...mapped,
+    via: 'token',
+    issuer: issuer?.id,
+    certificateThumbprint: undefined,
+    ...(application !== undefined ? { application: { id: application, endUser: 'token' as const } } : {}),
+  };
   return Object.freeze({ ...policy, authenticator: { ...policy.authenticator, authenticate: async () => ({ ok: true as const, principal }) } });
 }
 
@@ -128,7 +137,7 @@ function listFields(value: unknown, plan: FieldPlan, path: string, out: FieldExp
 export async function explain(facts: RequestFacts, policy: Policy, stores: DecisionStores, body?: unknown): Promise<Explanation & { result: Decision }> {
   const result = await decide(facts, policy, { ...stores, readOnly: true });
   const assumptions = stores.offline ? OFFLINE_ASSUMPTIONS : [];
-  const principal = result.principal ? { subject: result.principal.subject, kind: result.principal.kind, organisation: result.principal.organisation, roles: result.principal.roles } : undefined;
+  const principal = result.principal ? { subject: result.principal.subject, kind: result.principal.kind, organisation: result.principal.organisation, roles: result.principal.roles, application: result.principal.application } : undefined;
   const base = { route: result.match?.route.config.id, purpose: result.purpose?.config.id ?? result.declaredPurpose, principal, assumptions, result };
   if (!result.allowed) return { ...base, decision: 'deny', reason: result.code, fields: [], view: undefined, scope: undefined };
   const route = result.match.route.config;

@@ -10,6 +10,8 @@ export interface PolicyTestCase {
   name: string;
   request: { method?: string; path: string };
   claims?: Record<string, unknown>;
+  /** The application (`clients`) the request comes through; `claims` are then the person's. */
+  application?: string;
   purpose?: string;
   upstreamBody?: unknown;
   expect: { decision: 'allow' | 'deny' | 'observe'; reason?: string; view?: unknown; fields?: Record<string, string> };
@@ -81,7 +83,7 @@ export async function runPolicyCases(config: Config, spec: PolicyTestFile): Prom
   const results: CaseResult[] = [];
   for (const c of spec.tests) {
     const problems: string[] = [];
-    const withClaims = c.claims ? policyWithClaims(policy, { ...c.claims }) : policy;
+    const withClaims = c.claims ? policyWithClaims(policy, { ...c.claims }, c.application) : policy;
     if (typeof withClaims === 'string') problems.push(`claims: ${withClaims}`);
     const e = await explain(
       {

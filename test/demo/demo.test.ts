@@ -9,6 +9,7 @@ import { tempDir } from '../helpers/gateway.js';
 import { demoEnv } from '../helpers/demo-env.js';
 import { requireTool } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait.js';
+import { isolatedDemo } from '../helpers/isolated-demo.js';
 
 const exec = promisify(execFile);
 
@@ -187,8 +188,8 @@ interface PortalPage {
 t.test('an existing application behind the gateway: the demo portal, changed only in its base URL', async (t) => {
   const { customer } = await import('../../src/demo/dataset.js');
   const varDir = tempDir(t, 'custodian-demo-');
-  const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
-  t.teardown(() => demo.close());
+  // Its own store: the access history below must hold this test's requests only.
+  const demo = await isolatedDemo(t, varDir);
   const env = demoEnv(varDir);
   const page = async (token: string | undefined) => {
     const res = await fetch(`${demo.portalUrl}/portal/customers/42`, { headers: token ? { authorization: `Bearer ${token}` } : {} });

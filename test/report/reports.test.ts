@@ -6,8 +6,7 @@ import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { Agent, request } from 'undici';
 import { customer } from '../../src/demo/dataset.js';
-import { type RunningDemo, startDemo } from '../../src/demo/run.js';
-import { silentLogger } from '../../src/logging.js';
+import type { RunningDemo } from '../../src/demo/run.js';
 import { emptyHits, maskDetected } from '../../src/mask/detectors.js';
 import { inspectionReport } from '../../src/report/inspection.js';
 import { renderReport } from '../../src/report/render.js';
@@ -16,7 +15,7 @@ import { launchChromium } from '../helpers/chromium.js';
 import { tempDir } from '../helpers/gateway.js';
 import { demoEnv } from '../helpers/demo-env.js';
 import { requireTool } from '../helpers/tools.js';
-import { freshDatabase, serverUrl } from '../helpers/loan-database.js';
+import { isolatedDemo } from '../helpers/isolated-demo.js';
 
 /**
  * Reports for the people the policy names, over the demo after its README traffic: the
@@ -26,33 +25,9 @@ import { freshDatabase, serverUrl } from '../helpers/loan-database.js';
  */
 const exec = promisify(execFile);
 
-/**
- * The demo on a store of its own: reports read the whole audit store, and with DATABASE_URL the
- * suite's other files share that database. On PostgreSQL, a fresh database dropped afterwards;
- * without DATABASE_URL, the demo's embedded store under its own var directory.
- */
-async function isolatedDemo(t: Test, varDir: string): Promise<RunningDemo> {
-  const shared = process.env.DATABASE_URL;
-  if (!shared) {
-    const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
-    t.teardown(() => demo.close());
-    return demo;
-  }
-  // Registered first, so it runs after the demo's close (teardowns run last-in, first-out).
-  const name = await freshDatabase(t, 'custodian_report');
-  process.env.DATABASE_URL = serverUrl(name);
-  try {
-    const demo = await startDemo({ varDir, ephemeralPorts: true, logger: silentLogger() });
-    t.teardown(() => demo.close());
-    return demo;
-  } finally {
-    process.env.DATABASE_URL = shared;
-  }
-}
-
 async function demoWithTraffic(t: Test): Promise<{ demo: RunningDemo; varDir: string }> {
   const varDir = tempDir(t, 'custodian-report-');
-  const demo = await isolatedDemo(t, varDir);
+  const demo = await isolatedDemo(t, varDir, 'custodian_report');
   // The README's demo traffic: every printed curl line (allowed, refused, the partner's provision).
   const lines = demo.instructions.split('\n').map((l) => l.trim());
   const source = lines.find((l) => l.startsWith('source ')) as string;
@@ -182,7 +157,7 @@ t.test('the customer report lists exactly that customer\'s accesses, the partner
 
 t.test('the auditor reads every list, history and report on the admin plane, and is refused every change', async (t) => {
   const varDir = tempDir(t, 'custodian-report-');
-  const demo = await isolatedDemo(t, varDir);
+  const demo = await isolatedDemo(t, varDir, 'custodian_report');
   const env = demoEnv(varDir);
   const call = async (token: string, method: 'GET' | 'POST', path: string, body?: unknown) => {
     const res = await request(`${demo.gateway.adminUrl}${path}`, {
