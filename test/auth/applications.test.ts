@@ -5,9 +5,8 @@ import t from 'tap';
 import { listSegments } from '../../src/audit/segments.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { clientCertificate } from '../helpers/certs.js';
-import { basicRoutes, startTestGateway, testKey } from '../helpers/gateway.js';
+import { basicRoutes, gatewayWithOrigin, testKey } from '../helpers/gateway.js';
 import { get, rawHttps } from '../helpers/https-client.js';
-import { startOrigin } from '../helpers/origin.js';
 import { mint, signingKey, testPurposes } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -50,10 +49,7 @@ const officerToken = await mint(testKey, { sub: 'officer-3', roles: ['credit_off
 const staff = `Authorization: Bearer ${officerToken}`;
 
 t.test('applications call unchanged: purpose from the application, person from what it forwards', async (t) => {
-  const origin = await startOrigin();
-  t.teardown(() => origin.close());
-  const gw = await startTestGateway(t, {
-    upstreams: { origin: { url: origin.url, allowPlaintext: true } },
+  const { origin, gw } = await gatewayWithOrigin(t, {
     routes,
     purposes,
     clients,
@@ -145,10 +141,7 @@ t.test('applications call unchanged: purpose from the application, person from w
 });
 
 t.test('an application whose users may be anonymous acts under its own roles', async (t) => {
-  const origin = await startOrigin();
-  t.teardown(() => origin.close());
-  const gw = await startTestGateway(t, {
-    upstreams: { origin: { url: origin.url, allowPlaintext: true } },
+  const { origin, gw } = await gatewayWithOrigin(t, {
     routes,
     purposes,
     clients: [

@@ -3,9 +3,8 @@ import { generate } from 'selfsigned';
 import t from 'tap';
 import { recordConsent } from '../../src/governance/consents.js';
 import { clientCertificate } from '../helpers/certs.js';
-import { basicRoutes, startTestGateway, testKey } from '../helpers/gateway.js';
+import { basicRoutes, gatewayWithOrigin, testKey } from '../helpers/gateway.js';
 import { get, rawHttps } from '../helpers/https-client.js';
-import { startOrigin } from '../helpers/origin.js';
 import { mint, testPurposes } from '../helpers/tokens.js';
 
 const thumbprint = (pem: string) => createHash('sha256').update(new X509Certificate(pem).raw).digest('base64url');
@@ -47,10 +46,7 @@ const boundToOther = `Authorization: Bearer ${await mint(testKey, { ...partnerCl
 const partnerPurpose = 'X-Purpose: partner_credit_check';
 
 t.test('mTLS in request mode: certificates identify services and bind partner tokens', async (t) => {
-  const origin = await startOrigin();
-  t.teardown(() => origin.close());
-  const gw = await startTestGateway(t, {
-    upstreams: { origin: { url: origin.url, allowPlaintext: true } },
+  const { origin, gw } = await gatewayWithOrigin(t, {
     routes,
     purposes,
     auth,
@@ -85,10 +81,7 @@ t.test('mTLS in request mode: certificates identify services and bind partner to
 });
 
 t.test('mTLS in require mode: no handshake without a trusted certificate', async (t) => {
-  const origin = await startOrigin();
-  t.teardown(() => origin.close());
-  const gw = await startTestGateway(t, {
-    upstreams: { origin: { url: origin.url, allowPlaintext: true } },
+  const { origin, gw } = await gatewayWithOrigin(t, {
     routes,
     purposes,
     auth,

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/logging.js';
 import { type RunningGateway, startGateway } from '../../src/server.js';
 import { testPki } from './certs.js';
+import { type Origin, startOrigin } from './origin.js';
 import { testDb } from './store.js';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { AUDIENCE, ISSUER, mint, type SigningKey, signingKey, testPurposes } from './tokens.js';
@@ -99,4 +100,15 @@ export async function startTestGateway(
   });
   t.teardown(() => gateway.close());
   return { ...gateway, port: Number(new URL(gateway.dataUrl).port), ca, dir };
+}
+
+/** A counting origin, and a gateway in front of it as upstream `origin` (plaintext, loopback). */
+export async function gatewayWithOrigin(
+  t: { teardown(fn: () => Promise<void> | void): void },
+  config: Record<string, unknown>,
+): Promise<{ origin: Origin; gw: TestGateway }> {
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, ...config });
+  return { origin, gw };
 }
