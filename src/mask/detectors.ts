@@ -1,5 +1,6 @@
 import { isValidLuhn, residentIdCheckChar } from './cn-checksums.js';
 import { maskBankCard, maskMobile, maskResidentId } from './presets.js';
+import { replaceCounted } from './replace-counted.js';
 import { COULD_HOLD_NUMBER, COULD_HOLD_TEXT_IDENTIFIER, COULD_HOLD_USCC, isNumberRunChar, textFeatures } from './text-features.js';
 import { emptyTextHits, maskTextIdentifiers, maskUsccs, type TextIdentifierHits } from './text-identifiers.js';
 
@@ -227,33 +228,24 @@ function digitCounts(text: string): { digits: number; longest: number } {
   return { digits, longest };
 }
 
+// A candidate that fails its check is left as it is (undefined).
+const residentIdMasked = (m: RegExpExecArray) => (looksLikeResidentId(m[0]) ? maskResidentId(m[0]) : undefined);
+const bankCardMasked = (m: RegExpExecArray) => (looksLikeBankCard(m[0]) ? maskBankCard(m[0]) : undefined);
+const mobileMasked = (m: RegExpExecArray) => (looksLikeMobile(m[0]) ? maskMobile(m[0]) : undefined);
+
 /** One run (with its context characters): each pattern is tried only if the run could hold it. */
 function maskWindow(window: string, hits: DetectorHits, kinds: DetectorSelection): string {
   let out = window;
   let counts = digitCounts(out);
   if (kinds.residentId && counts.longest >= 17) {
-    out = out.replace(ID_CANDIDATE, (m) => {
-      if (!looksLikeResidentId(m)) return m;
-      hits.residentId++;
-      return maskResidentId(m);
-    });
+    out = replaceCounted(out, ID_CANDIDATE, residentIdMasked, hits, 'residentId');
     if (out !== window) counts = digitCounts(out);
   }
   if (kinds.bankCard && counts.digits >= 13) {
     const before = out;
-    out = out.replace(CARD_CANDIDATE, (m) => {
-      if (!looksLikeBankCard(m)) return m;
-      hits.bankCard++;
-      return maskBankCard(m);
-    });
+    out = replaceCounted(out, CARD_CANDIDATE, bankCardMasked, hits, 'bankCard');
     if (out !== before) counts = digitCounts(out);
   }
-  if (kinds.mobile && counts.digits >= MIN_DIGITS) {
-    out = out.replace(MOBILE_CANDIDATE, (m) => {
-      if (!looksLikeMobile(m)) return m;
-      hits.mobile++;
-      return maskMobile(m);
-    });
-  }
+  if (kinds.mobile && counts.digits >= MIN_DIGITS) out = replaceCounted(out, MOBILE_CANDIDATE, mobileMasked, hits, 'mobile');
   return out;
 }

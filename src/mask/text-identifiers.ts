@@ -1,4 +1,5 @@
 import { isValidResidentIdChecksum } from './cn-checksums.js';
+import { replaceCounted } from './replace-counted.js';
 import { COULD_HOLD_ADDRESS, COULD_HOLD_EMAIL, COULD_HOLD_LANDLINE, COULD_HOLD_NAME_AFTER_ROLE, COULD_HOLD_NAME_BEFORE_FORM, COULD_HOLD_PASSPORT } from './text-features.js';
 import { COMPOUND_SURNAMES, keepEnds, maskAddress, maskEmail, maskName, maskUscc } from './presets.js';
 
@@ -97,30 +98,6 @@ export function maskUsccs(text: string, hits: TextIdentifierHits, features: numb
 /** The kinds of this module a route scans for (see DetectorSelection in detectors.ts). */
 export type TextKinds = Readonly<Record<keyof TextIdentifierHits, boolean>>;
 
-/**
- * Replace every match of a global pattern by what `mask` makes of it (undefined: leave it), counting
- * each replacement under `kind`.
- * A loop over exec with static mask functions: String.replace with a callback made a closure per
- * call and cost more than the matching on short remarks.
- */
-function replaceCounted(text: string, pattern: RegExp, mask: (match: RegExpExecArray) => string | undefined, hits: TextIdentifierHits, kind: keyof TextIdentifierHits): string {
-  pattern.lastIndex = 0;
-  let match = pattern.exec(text);
-  if (match === null) return text;
-  let out = '';
-  let copied = 0;
-  do {
-    const masked = mask(match); // undefined: the shape matched, the check did not; left as it is
-    if (masked !== undefined) {
-      out += text.slice(copied, match.index) + masked;
-      copied = match.index + match[0].length;
-      hits[kind]++;
-    }
-    if (match[0].length === 0) pattern.lastIndex++;
-    match = pattern.exec(text);
-  } while (match !== null);
-  return copied === 0 ? text : out + text.slice(copied);
-}
 
 /** A USCC by its check character, unless it is a valid resident ID (left to that detector). */
 const usccMasked = (m: RegExpExecArray) => (looksLikeUscc(m[0]) && !isValidResidentIdChecksum(m[0]) ? maskUscc(m[0]) : undefined);
@@ -143,7 +120,7 @@ export function maskTextIdentifiers(text: string, hits: TextIdentifierHits, kind
   if (kinds.email && features & COULD_HOLD_EMAIL && out.includes('@')) out = replaceCounted(out, EMAIL, emailMasked, hits, 'email');
   if (kinds.passport && features & COULD_HOLD_PASSPORT && PASSPORT_SHAPE.test(out)) out = replaceCounted(out, PASSPORT, passportMasked, hits, 'passport');
   if (kinds.landline && features & COULD_HOLD_LANDLINE && LANDLINE_SHAPE.test(out)) out = replaceCounted(out, LANDLINE, landlineMasked, hits, 'landline');
-  if (kinds.address && features & COULD_HOLD_ADDRESS && ADDRESS_LEVEL.test(out) && HOUSE_NUMBER.test(out)) out = replaceCounted(out, ADDRESS, addressMasked, hits, 'address');
+  if (kinds.address && features & COULD_HOLD_ADDRESS && (features !== ALL_FEATURES || ADDRESS_LEVEL.test(out)) && HOUSE_NUMBER.test(out)) out = replaceCounted(out, ADDRESS, addressMasked, hits, 'address');
   // Anchored on the role word (a literal the engine finds fast), not a look-behind at every character.
   if (kinds.name && features & COULD_HOLD_NAME_AFTER_ROLE && ROLE_WORD.test(out)) out = replaceCounted(out, NAME_AFTER_ROLE, nameAfterRoleMasked, hits, 'name');
   if (kinds.name && features & COULD_HOLD_NAME_BEFORE_FORM && FORM_OF_ADDRESS.test(out)) out = replaceCounted(out, NAME_BEFORE_ADDRESS, nameMasked, hits, 'name');
