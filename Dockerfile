@@ -17,7 +17,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY config/custodian.schema.json ./config/custodian.schema.json
-COPY config/demo.yaml ./config/demo.yaml
+COPY config/demo.yaml config/policy-tests.yaml ./config/
 RUN useradd --system --uid 10001 --home /app custodian && mkdir -p /var/lib/custodian && chown custodian /var/lib/custodian
 USER 10001
 # Mount the policy at /etc/custodian/custodian.yaml (ConfigMap) and secrets as files or env.
