@@ -19,7 +19,9 @@ export async function subjectReport(db: Db, config: Config, customerId: string, 
   const isThirdParty = (a: SubjectAccess) => a.kind === 'partner' || (a.organisation !== undefined && partnerIds.has(a.organisation));
   const partnerName = (org: string | undefined) => (org ? (config.partners.get(org)?.name ?? org) : '—');
   const purposeName = (id: string | null) => config.purposes.find((p) => p.id === id)?.description ?? id ?? '—';
-  const who = (a: SubjectAccess) => (isThirdParty(a) ? `${partnerName(a.organisation)}` : `本公司 ${a.roles.join('、') || a.kind || 'staff'}`);
+  // The application a person worked through (clients), by the name the policy gives it.
+  const via = (a: SubjectAccess) => (a.application ? `（经 via ${config.clients.find((c) => c.id === a.application)?.name ?? a.application}）` : '');
+  const who = (a: SubjectAccess) => (isThirdParty(a) ? `${partnerName(a.organisation)}` : `本公司 ${a.roles.join('、') || a.kind || 'staff'}${via(a)}`);
   const kinds = (a: SubjectAccess) => {
     if (!a.fields) return a.revealedClasses.length ? `明文 clear: ${a.revealedClasses.join(', ')}` : '—';
     const parts = [];

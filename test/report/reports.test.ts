@@ -138,6 +138,7 @@ t.test('the customer report lists exactly that customer\'s accesses, the partner
   const text = renderReport(report, 'md');
   t.notMatch(text, /staff-\d{4}|supervisor\.chen|officer\.zhang/, 'by role and organisation, never a staff member\'s id');
   t.match(text, /本公司 credit_officer/);
+  t.match(text, /本公司 cs_agent（经 via 客服工作台 \(customer-service portal\)）/, 'a read through the portal names the application');
   t.match(byId.get('provided')?.table.rows, [[String, /某征信服务有限公司/, /征信报送/, /明文 clear: .*idNumber/, /demo: signed consent form CF-42/]], 'the partner provision and the consent relied on');
   t.match(byId.get('consents')?.table.rows, [[/某征信服务有限公司/, /征信报送/, /idNumber/, String, '有效 live']]);
   t.match(byId.get('objections')?.table.rows, [[String, '异议 objection', '已解除 lifted', '已核实并更正 verified and corrected', String]]);
