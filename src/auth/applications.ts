@@ -20,8 +20,8 @@ export function compileApplications(clients: readonly ClientConfig[]): Applicati
   const byCn = new Map<string, ClientConfig>();
   const byUri = new Map<string, ClientConfig>();
   const byTokenKey = new Map<string, ClientConfig>();
-  const headers = new Set<string>();
   const tokenHeaders = new Set<string>();
+  const nameHeaders = new Set<string>();
   const byId = new Map(clients.map((c) => [c.id, c]));
   for (const client of clients) {
     const identity = client.identity;
@@ -31,9 +31,8 @@ export function compileApplications(clients: readonly ClientConfig[]): Applicati
     } else {
       byTokenKey.set(`${identity.token.issuer}\u0000${identity.token.subject}`, client);
     }
-    if (client.endUser?.token) headers.add(client.endUser.token.header);
     if (client.endUser?.token) tokenHeaders.add(client.endUser.token.header);
-    if (client.endUser?.header) headers.add(client.endUser.header.name);
+    if (client.endUser?.header) nameHeaders.add(client.endUser.header.name);
   }
   return {
     byCertificate(certificate) {
@@ -42,7 +41,7 @@ export function compileApplications(clients: readonly ClientConfig[]): Applicati
     },
     byToken: (issuerId, subject) => byTokenKey.get(`${issuerId}\u0000${subject}`),
     byId: (id) => byId.get(id),
-    endUserHeaders: [...headers],
+    endUserHeaders: [...new Set([...tokenHeaders, ...nameHeaders])],
     forwardedTokenHeaders: [...tokenHeaders],
   };
 }

@@ -123,9 +123,5 @@ export function createAuthenticator(auth: AuthConfig, now: () => number = Date.n
     return { ok: true, principal: Object.freeze(principal) };
   }
 
-  async function verifyToken(token: string) {
-    return verifiedToken(token);
-  }
-
-  return { authenticate, verifyToken, applications, cache };
+  return { authenticate, verifyToken: verifiedToken, applications, cache };
 }

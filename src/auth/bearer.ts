@@ -3,7 +3,8 @@ import { type AuthFailure, authFailure } from './principal.js';
 // RFC 6750 §2.1 b64token. Exactly "Bearer", one space, the token: anything looser (lower-case
 // scheme, extra spaces, a second credential) is refused rather than guessed at, so two parsers
 // (ours and the upstream's) can never read different credentials from the same header.
-const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/;
+export const B64TOKEN = '[A-Za-z0-9\\-._~+/]+=*';
+const BEARER = new RegExp(`^Bearer (${B64TOKEN})$`);
 // Query parameters that carry tokens in other systems; a token there ends up in access logs.
 const TOKEN_PARAMS = new Set(['access_token', 'id_token', 'token', 'jwt', 'bearer']);
 const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;

@@ -1,10 +1,11 @@
 import type { Authenticator } from './authenticate.js';
+import { B64TOKEN } from './bearer.js';
 import { type AuthFailure, authFailure, type Principal } from './principal.js';
 
 // A user named by an application's header: an account name, not free text (it is recorded).
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 // A forwarded token may come bare (X-Forwarded-Access-Token) or as a Bearer credential.
-const FORWARDED_TOKEN = /^(?:Bearer )?([A-Za-z0-9\-._~+/]+=*)$/;
+const FORWARDED_TOKEN = new RegExp(`^(?:Bearer )?(${B64TOKEN})$`);
 
 export type Attribution = { readonly ok: true; readonly principal: Principal } | AuthFailure;
 

@@ -48,8 +48,6 @@ export function addHits(into: DetectorHits, from: DetectorHits): void {
 const ID_CANDIDATE = /(?<![0-9])(\d{17}[\dXx])(?![0-9])/g;
 const CARD_CANDIDATE = /(?<![0-9])(\d{4}(?:[ -]?\d){9,15})(?![0-9])/g;
 const MOBILE_CANDIDATE = /(?<![0-9+])((?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8})(?![0-9])/g;
-/** Every match lies inside one run of the characters numbers are written with. */
-const isRunChar = isNumberRunChar;
 
 /** Full-width digits (０–９) and check letters (Ｘ ｘ), as typed with a Chinese input method. */
 function isWide(c: number): boolean {
@@ -132,7 +130,7 @@ function maskNumbers(text: string, hits: DetectorHits, kinds: DetectorSelection)
   let copied = 0;
   let i = 0;
   while (i < n) {
-    if (!isRunChar(text.charCodeAt(i))) {
+    if (!isNumberRunChar(text.charCodeAt(i))) {
       i++;
       continue;
     }
@@ -141,7 +139,7 @@ function maskNumbers(text: string, hits: DetectorHits, kinds: DetectorSelection)
     let wide = false;
     for (; i < n; i++) {
       const c = text.charCodeAt(i);
-      if (!isRunChar(c)) break;
+      if (!isNumberRunChar(c)) break;
       if (isDigit(c)) digits++;
       if (c >= 0xff10) wide = true;
     }
