@@ -1,6 +1,7 @@
 import type { Db } from '../store/db.js';
 import { insertAuditBatch, setShippedSeq, shippedSeq } from '../store/audit-store.js';
 import type { Journal } from './journal.js';
+import { failureLabel, nextBackoff, Repeating } from './repeating.js';
 
 export interface ShipperStatus {
   readonly shippedSeq: number;
@@ -19,9 +20,7 @@ export class Shipper {
   readonly #journal: Journal;
   readonly #db: Db;
   readonly #batch: number;
-  #timer: NodeJS.Timeout | undefined;
-  #running = false;
-  #stopped = false;
+  #loop: Repeating | undefined;
   #backoffMs = 0;
   #status: ShipperStatus = { shippedSeq: 0, lagRecords: 0, lastError: undefined, failures: 0 };
 
@@ -58,36 +57,24 @@ export class Shipper {
     return total;
   }
 
-  /** Ship continuously every `intervalMs` until stop(). */
+  /** Ship continuously every `intervalMs` (plus the backoff after a failure) until stop(). */
   start(intervalMs = 250): void {
-    const tick = async () => {
-      if (this.#stopped) return;
-      this.#running = true;
-      try {
-        await this.shipOnce();
-        this.#backoffMs = 0;
-      } catch (err) {
-        this.#backoffMs = Math.min(Math.max(this.#backoffMs * 2, 250), 10_000);
-        this.#status = {
-          ...this.#status,
-          failures: this.#status.failures + 1,
-          lastError: (err as { code?: string }).code ?? (err instanceof Error ? err.message.slice(0, 120) : 'error'),
-        };
-      } finally {
-        this.#running = false;
-      }
-      if (!this.#stopped) {
-        this.#timer = setTimeout(tick, intervalMs + this.#backoffMs);
-        this.#timer.unref();
-      }
-    };
-    this.#timer = setTimeout(tick, 0);
-    this.#timer.unref();
+    this.#loop = new Repeating(
+      async () => {
+        try {
+          await this.shipOnce();
+          this.#backoffMs = 0;
+        } catch (err) {
+          this.#backoffMs = nextBackoff(this.#backoffMs, 10_000);
+          this.#status = { ...this.#status, failures: this.#status.failures + 1, lastError: failureLabel(err) };
+        }
+      },
+      () => intervalMs + this.#backoffMs,
+    );
+    this.#loop.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    while (this.#running) await new Promise((r) => setTimeout(r, 5));
+    await this.#loop?.stop();
   }
 }

@@ -1,5 +1,6 @@
 import type { Db } from '../../store/db.js';
 import type { ForwardedRecord, ForwardTarget } from './target.js';
+import { failureLabel, nextBackoff, Repeating } from '../repeating.js';
 
 export interface ForwardStatus {
   readonly target: string;
@@ -26,9 +27,7 @@ export class Forwarder {
   readonly #instance: string;
   readonly #batch: number;
   readonly #lanes: Lane[];
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #stopped = false;
+  #loop: Repeating | undefined;
 
   constructor(db: Db, instance: string, targets: readonly ForwardTarget[], batch = 2000) {
     this.#db = db;
@@ -50,9 +49,9 @@ export class Forwarder {
         lane.backoffMs = 0;
         lane.status = { ...lane.status, lastError: undefined };
       } catch (err) {
-        lane.backoffMs = Math.min(Math.max(lane.backoffMs * 2, 250), 30_000);
+        lane.backoffMs = nextBackoff(lane.backoffMs, 30_000);
         lane.retryAt = Date.now() + lane.backoffMs;
-        lane.status = { ...lane.status, failures: lane.status.failures + 1, lastError: (err as { code?: string }).code ?? (err instanceof Error ? err.message.slice(0, 120) : 'error') };
+        lane.status = { ...lane.status, failures: lane.status.failures + 1, lastError: failureLabel(err) };
       }
     }
   }
@@ -96,24 +95,12 @@ export class Forwarder {
   }
 
   start(intervalMs: number): void {
-    const tick = () => {
-      if (this.#stopped) return;
-      this.#running = this.forwardOnce().finally(() => {
-        this.#running = undefined;
-        if (!this.#stopped) {
-          this.#timer = setTimeout(tick, intervalMs);
-          this.#timer.unref();
-        }
-      });
-    };
-    this.#timer = setTimeout(tick, 0);
-    this.#timer.unref();
+    this.#loop = new Repeating(() => this.forwardOnce(), () => intervalMs);
+    this.#loop.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
+    await this.#loop?.stop();
     for (const lane of this.#lanes) await lane.target.close().catch(() => undefined);
   }
 }
