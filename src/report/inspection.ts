@@ -3,7 +3,7 @@ import { verifyDatabase } from '../audit/verify.js';
 import { endOfDayEpoch } from '../config/build-auth.js';
 import type { Config } from '../config/types.js';
 import type { Db } from '../store/db.js';
-import { type Cell, label, type RecordRefs, type Report, type ReportSection } from './model.js';
+import { type Cell, label, type RecordRefs, type Report, type ReportSection, type ReportTable } from './model.js';
 import { groupedWithRecords, LOCAL_TIME, type Period, periodParams } from './queries.js';
 
 /**
@@ -42,6 +42,13 @@ export async function inspectionReport(db: Db, config: Config, period: Period, o
 }
 
 const refs = (rows: readonly { records: RecordRefs }[]) => rows.map((r) => r.records);
+
+/** A table of grouped counts: one column per grouping key, then the count; the records behind each row. */
+const groupedTable = (columns: ReportTable['columns'], rows: readonly { keys: readonly string[]; n: number; records: RecordRefs }[]): ReportTable => ({
+  columns,
+  rows: rows.map((r) => [...r.keys, r.n]),
+  records: refs(rows),
+});
 
 async function accessesOverTime(db: Db, params: readonly string[], inPeriod: string): Promise<ReportSection> {
   const { rows } = await db.query<{ day: string; purpose: string | null; n: number }>(
@@ -95,7 +102,7 @@ async function refusals(db: Db, params: readonly string[], inPeriod: string): Pr
     status: total > 0 ? 'attention' : 'ok',
     summary: label(`共拒绝 ${total} 次`, `${total} requests refused`),
     charts: [{ kind: 'bars', title: label('拒绝原因', 'Refusal reasons'), bars: rows.map((r) => ({ label: r.keys[0] as string, value: r.n })) }],
-    table: { columns: [label('原因', 'Reason'), label('次数', 'Count')], rows: rows.map((r) => [r.keys[0] as string, r.n]), records: refs(rows) },
+    table: groupedTable([label('原因', 'Reason'), label('次数', 'Count')], rows),
   };
 }
 
@@ -114,7 +121,7 @@ async function clearReleases(db: Db, params: readonly string[], inPeriod: string
     status: rows.length > 0 ? 'attention' : 'ok',
     summary: label(`${rows.length} 个调用方与目的组合收到明文C2信息`, `${rows.length} caller/purpose pairs received C2 values in clear`),
     charts: [{ kind: 'bars', title: label('明文C2释放（按调用方）', 'Clear C2 releases by caller'), bars: rows.map((r) => ({ label: `${r.keys[0]} · ${r.keys[1]}`, value: r.n })) }],
-    table: { columns: [label('调用方', 'Caller'), label('目的', 'Purpose'), label('响应数', 'Responses')], rows: rows.map((r) => [r.keys[0] as string, r.keys[1] as string, r.n]), records: refs(rows) },
+    table: groupedTable([label('调用方', 'Caller'), label('目的', 'Purpose'), label('响应数', 'Responses')], rows),
   };
 }
 
@@ -151,7 +158,7 @@ async function offHours(db: Db, params: readonly string[], inPeriod: string): Pr
     status: rows.length > 0 ? 'attention' : 'ok',
     summary: label(`${rows.reduce((n, r) => n + r.n, 0)} 次非工作时间访问`, `${rows.reduce((n, r) => n + r.n, 0)} accesses off hours`),
     charts: [],
-    table: { columns: [label('调用方', 'Caller'), label('目的', 'Purpose'), label('次数', 'Count')], rows: rows.map((r) => [r.keys[0] as string, r.keys[1] as string, r.n]), records: refs(rows) },
+    table: groupedTable([label('调用方', 'Caller'), label('目的', 'Purpose'), label('次数', 'Count')], rows),
   };
 }
 
@@ -169,7 +176,7 @@ async function bulkGuard(db: Db, params: readonly string[], inPeriod: string): P
     status: rows.length > 0 ? 'attention' : 'ok',
     summary: label(`${rows.length} 项`, `${rows.length} findings`),
     charts: [],
-    table: { columns: [label('调用方', 'Caller'), label('目的', 'Purpose'), label('类型', 'Kind'), label('次数', 'Count')], rows: rows.map((r) => [r.keys[0] as string, r.keys[1] as string, r.keys[2] as string, r.n]), records: refs(rows) },
+    table: groupedTable([label('调用方', 'Caller'), label('目的', 'Purpose'), label('类型', 'Kind'), label('次数', 'Count')], rows),
   };
 }
 
@@ -188,7 +195,7 @@ async function partnerProvisions(db: Db, params: readonly string[], inPeriod: st
     status: 'info',
     summary: label(`${rows.reduce((n, r) => n + r.n, 0)} 次提供`, `${rows.reduce((n, r) => n + r.n, 0)} provisions`),
     charts: [{ kind: 'bars', title: label('各合作方提供次数', 'Provisions per partner'), bars: rows.map((r) => ({ label: `${r.keys[0]} · ${r.keys[1]}`, value: r.n })) }],
-    table: { columns: [label('合作方', 'Partner'), label('目的', 'Purpose'), label('次数', 'Provisions')], rows: rows.map((r) => [r.keys[0] as string, r.keys[1] as string, r.n]), records: refs(rows) },
+    table: groupedTable([label('合作方', 'Partner'), label('目的', 'Purpose'), label('次数', 'Provisions')], rows),
   };
 }
 
@@ -271,7 +278,7 @@ async function lapsedAttestations(db: Db, params: readonly string[], inPeriod: s
     status: rows.length > 0 ? 'attention' : 'ok',
     summary: label(`${rows.length} 名人员的培训或承诺已失效`, `${rows.length} callers with lapsed attestations`),
     charts: [],
-    table: { columns: [label('调用方', 'Caller'), label('目的', 'Purpose'), label('被拒次数', 'Refusals')], rows: rows.map((r) => [r.keys[0] as string, r.keys[1] as string, r.n]), records: refs(rows) },
+    table: groupedTable([label('调用方', 'Caller'), label('目的', 'Purpose'), label('被拒次数', 'Refusals')], rows),
   };
 }
 
