@@ -81,7 +81,15 @@ export interface StageProfile {
   readonly stages: readonly { stage: string; us: number }[];
 }
 
-export async function profileStages(): Promise<StageProfile> {
+/** What to profile: Custodian (the default) or the bare proxy, at full load or at a fixed request rate. */
+export interface ProfileTarget {
+  readonly target?: 'custodian' | 'bare';
+  /** Requests per second autocannon sends (-R); full load when absent. */
+  readonly rate?: number;
+}
+
+export async function profileStages(options: ProfileTarget = {}): Promise<StageProfile> {
+  const target = options.target ?? (process.env.BENCH_PROFILE_TARGET === 'bare' ? 'bare' : 'custodian');
   const dir = mkdtempSync(join(tmpdir(), 'custodian-profile-'));
   const scratch = scratchDatabase();
   try {
@@ -92,11 +100,12 @@ export async function profileStages(): Promise<StageProfile> {
     const name = process.env.BENCH_AUDIT === 'async' ? 'custodian-async' : 'custodian';
     // BENCH_PROFILE_TARGET=bare profiles the bare @fastify/http-proxy the same way, for comparison.
     const gateway =
-      process.env.BENCH_PROFILE_TARGET === 'bare' ? await bareProxy(upstreamPort, pems.cert, pems.private) : await startGateway(loadConfig(join(dir, `${name}.yaml`)), { logger: silentLogger(), varDir: join(dir, 'var') });
+      target === 'bare' ? await bareProxy(upstreamPort, pems.cert, pems.private) : await startGateway(loadConfig(join(dir, `${name}.yaml`)), { logger: silentLogger(), varDir: join(dir, 'var') });
     const url = `${gateway.dataUrl}${path}`;
     const cannon = (duration: number) =>
       new Promise<number>((resolve, reject) => {
-        const args = ['autocannon', '-j', '-c', '16', '-d', String(duration), '-H', `authorization=Bearer ${token}`, '-H', 'x-purpose=customer_service', url];
+        const rate = options.rate === undefined ? [] : ['-R', String(Math.round(options.rate))];
+        const args = ['autocannon', '-j', '-c', '16', '-d', String(duration), ...rate, '-H', `authorization=Bearer ${token}`, '-H', 'x-purpose=customer_service', url];
         const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' } });
         let out = '';
         child.stdout.on('data', (c: Buffer) => (out += c));
@@ -154,17 +163,55 @@ export async function profileStages(): Promise<StageProfile> {
   }
 }
 
-/** The stage split as a bench section: µs of main-thread CPU per request, largest first. */
+/**
+ * The stages in six groups, so the gap to the bare proxy is attributed: the parts every proxy
+ * has (Node's TLS, HTTP, sockets and streams, undici), the access records, the decision, the
+ * masking, the glue and telemetry around them, and the garbage collector.
+ */
+const GROUPS: readonly { readonly name: string; readonly test: (stage: string) => boolean }[] = [
+  { name: 'what every proxy does: Node TLS, HTTP, sockets and streams, fastify, undici', test: (s) => s.startsWith('node') || s.startsWith('undici') },
+  { name: 'access records: build, chain, journal, ship (src/audit, src/store, pg, access-record)', test: (s) => /^src\/(audit|store)\/|^src\/http\/(audit|access-record)$|^pg /.test(s) },
+  { name: 'decision: authenticate, route, purpose, governance (src/pipeline, auth, policy, governance)', test: (s) => /^src\/(pipeline|auth|policy|governance)\/|^src\/http\/(decide|governance|request-state)$/.test(s) },
+  { name: 'masking: parse, view, detectors, serialise (src/mask, http/transform, response headers)', test: (s) => /^src\/mask\/|^src\/http\/transform$|^src\/upstream\/response-header-policy$/.test(s) },
+  { name: 'glue and telemetry: hooks, upstream headers, metrics, log line', test: (s) => /^src\/|^prom-client$/.test(s) },
+  { name: 'garbage collector', test: (s) => s === '(garbage collector)' },
+];
+
+function grouped(stages: StageProfile['stages']): { name: string; us: number }[] {
+  const totals = GROUPS.map((g) => ({ name: g.name, us: 0 }));
+  let other = 0;
+  for (const { stage, us } of stages) {
+    const i = GROUPS.findIndex((g) => g.test(stage));
+    if (i < 0) other += us;
+    else (totals[i] as { us: number }).us += us;
+  }
+  return [...totals, { name: 'other (V8 and Node internals outside any stage)', us: other }];
+}
+
+/**
+ * The stage split as a bench section: µs of main-thread CPU per request, grouped and then stage
+ * by stage, largest first; beside it the bare proxy profiled the same way at Custodian's request
+ * rate (a proxy's own per-request cost grows as its load falls: fewer requests share each wake-up
+ * of the event loop, so its cost at full load is not what the same work costs at Custodian's rate).
+ */
 export async function benchStages(): Promise<BenchSection> {
   const p = await profileStages();
+  const bare = await profileStages({ target: 'bare', rate: p.requests / seconds });
+  const bareFull = await profileStages({ target: 'bare' });
   const shown = p.stages.filter((s) => s.us >= 5);
   const rest = p.stages.filter((s) => s.us < 5).reduce((n, s) => n + s.us, 0);
+  const bareNode = grouped(bare.stages)[0]?.us ?? Number.NaN;
+  const bareFullNode = grouped(bareFull.stages)[0]?.us ?? Number.NaN;
+  const row = (name: string, us: number) => ({ name, value: us, unit: 'µs/request', target: '—', pass: undefined });
   return {
     title: 'CPU budget per stage (issue 14)',
-    description: `The gateway in one process under the V8 sampling profiler while autocannon (16 connections, another process) sends the 2 KB masked request for ${seconds} s, durable audit to PostgreSQL. Process CPU (all threads: the journal's fdatasync and GC run off the main thread) ${p.perRequest.toFixed(0)} µs per request; the main thread's ${p.mainThread.toFixed(0)} µs split by stage — each sample goes to the innermost src/ module on its stack, except that Node's TLS, HTTP, socket and stream work and undici's count as Node's own parts even when a Custodian stage called them (the same work a bare proxy does; it runs under the stage that releases the response). Method: bench/profile-proxy.ts; the bare proxy profiled the same way spends ~150–200 µs per request, nearly all of it in those Node parts.`,
+    description: `The gateway in one process under the V8 sampling profiler while autocannon (16 connections, another process) sends the 2 KB masked request for ${seconds} s, durable audit to PostgreSQL. Process CPU (all threads: the journal's fdatasync and GC run off the main thread) ${p.perRequest.toFixed(0)} µs per request at ${(p.requests / seconds).toFixed(0)} req/s; the main thread's ${p.mainThread.toFixed(0)} µs split by stage — each sample goes to the innermost src/ module on its stack, except that Node's TLS, HTTP, socket and stream work and undici's count as Node's own parts even when a Custodian stage called them (the same work a bare proxy does; it runs under the stage that releases the response). The bare @fastify/http-proxy profiled the same way: ${bareFull.mainThread.toFixed(0)} µs of main thread per request at full load (${(bareFull.requests / seconds).toFixed(0)} req/s; process ${bareFull.perRequest.toFixed(0)} µs), ${bare.mainThread.toFixed(0)} µs when held to Custodian's rate (process ${bare.perRequest.toFixed(0)} µs). Method: bench/profile-proxy.ts.`,
     rows: [
-      ...shown.map((s) => ({ name: s.stage, value: s.us, unit: 'µs/request', target: '—', pass: undefined })),
-      { name: `${p.stages.length - shown.length} other stages under 5 µs each`, value: rest, unit: 'µs/request', target: '—', pass: undefined },
+      ...grouped(p.stages).map((g) => row(`group: ${g.name}`, g.us)),
+      row('the bare proxy at Custodian’s request rate: the same Node, fastify and undici parts (what Custodian’s first group would cost with nothing else to do)', bareNode),
+      row('the bare proxy at its own full load: the same parts', bareFullNode),
+      ...shown.map((s) => row(s.stage, s.us)),
+      row(`${p.stages.length - shown.length} other stages under 5 µs each`, rest),
     ],
   };
 }
