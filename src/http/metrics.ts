@@ -24,6 +24,8 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics) {
     const decision = state.refusal ? 'deny' : state.decision?.match?.route.config.observe ? 'observe' : 'allow';
     metrics.requests.inc({ route, purpose: state.decision?.purpose?.config.id ?? 'none', decision, status_class: statusClass(reply.statusCode) });
     metrics.duration.observe({ route, decision }, reply.elapsedTime / 1000);
+    const application = state.decision?.principal?.application?.id;
+    if (application) metrics.applicationRequests.inc({ application, route, decision });
     if (state.refusal) metrics.refusals.inc({ code: state.refusal });
     if (state.upstreamStartedAt !== undefined && state.upstreamRespondedAt !== undefined) {
       metrics.upstreamDuration.observe({ route }, (state.upstreamRespondedAt - state.upstreamStartedAt) / 1000);

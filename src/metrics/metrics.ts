@@ -16,6 +16,18 @@ export class Metrics {
     labelNames: ['route', 'purpose', 'decision', 'status_class'] as const,
     registers: [this.registry],
   });
+  /**
+   * Requests an application made (the `clients` of the policy), by application, route and
+   * decision: which application is reading, and how much of it is refused. The application ids
+   * come from the policy, so the labels stay bounded; the person acting through it is in the
+   * access record, never a label.
+   */
+  readonly applicationRequests = new Counter({
+    name: 'custodian_application_requests_total',
+    help: 'Requests made through an application the policy trusts, by application, route and decision.',
+    labelNames: ['application', 'route', 'decision'] as const,
+    registers: [this.registry],
+  });
   readonly refusals = new Counter({
     name: 'custodian_refusals_total',
     help: 'Refused requests by error code.',

@@ -2,6 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { request } from 'undici';
 import { listSegments } from '../../src/audit/segments.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { clientCertificate } from '../helpers/certs.js';
@@ -138,6 +139,18 @@ t.test('applications call unchanged: purpose from the application, person from w
   t.equal(untrusted?.caller?.app, undefined);
   const journal = (await listSegments(join(gw.dir, 'var', 'audit'))).map((s) => readFileSync(s.file, 'utf8')).join('');
   t.notOk(journal.includes(agentToken.split('.')[2] as string), 'no forwarded token in the record');
+
+  // The supervision group sees each application's traffic: application ids from the policy, never a person.
+  const metrics = await waitFor(async () => {
+    const text = await (await request(`${gw.adminUrl}/metrics`)).body.text();
+    return text.includes('custodian_application_requests_total{application="scoring-job",route="customers.loans",decision="deny"} 1') ? text : undefined;
+  }, 'the last refusal counted');
+  t.match(metrics, 'custodian_application_requests_total{application="cs-portal",route="customers.detail",decision="allow"} 2', 'the portal\'s two reads');
+  t.match(metrics, 'custodian_application_requests_total{application="cs-portal",route="customers.loans",decision="allow"} 1');
+  t.match(metrics, 'custodian_application_requests_total{application="scoring-job",route="customers.detail",decision="allow"} 1');
+  t.match(metrics, 'custodian_application_requests_total{application="scoring-job",route="customers.detail",decision="deny"} 1', 'its refusal beside its reads');
+  t.notMatch(metrics, /agent-[0-9]|officer-3/, 'no person in any label');
+  t.notMatch(metrics, /custodian_application_requests_total\{application="(?!cs-portal|scoring-job)/, 'only the policy\'s applications');
 });
 
 t.test('an application whose users may be anonymous acts under its own roles', async (t) => {
