@@ -6,7 +6,8 @@ export interface RawClient {
   id: string;
   name?: string;
   identity: { certificate?: { cn?: string; uri?: string }; token?: { issuer: string; subject: string } };
-  routes: Record<string, string | string[]>;
+  routes?: Record<string, string | string[]>;
+  database?: string | string[];
   roles?: string[];
   attestations?: Record<string, true | string>;
   endUser?: {
@@ -37,7 +38,13 @@ function identityKey(identity: ClientIdentity): string {
  * the person acting through it is named. Every reference is checked here, so a request never
  * meets a client that names an unknown route, purpose or issuer.
  */
-export function buildClients(raw: RawClient[] | undefined, routes: readonly RouteConfig[], auth: AuthConfig, ctx: BuildContext): ClientConfig[] {
+export function buildClients(
+  raw: RawClient[] | undefined,
+  routes: readonly RouteConfig[],
+  auth: AuthConfig,
+  databasePurposes: readonly string[] | undefined,
+  ctx: BuildContext,
+): ClientConfig[] {
   const routeById = new Map(routes.map((r) => [r.id, r]));
   const issuerIds = auth.issuers.map((i) => i.id);
   const ids = new Set<string>();
@@ -65,7 +72,7 @@ export function buildClients(raw: RawClient[] | undefined, routes: readonly Rout
     }
 
     const clientRoutes = new Map<string, readonly string[]>();
-    for (const [routeId, value] of Object.entries(c.routes)) {
+    for (const [routeId, value] of Object.entries(c.routes ?? {})) {
       const purposes = Array.isArray(value) ? [...value] : [value];
       const route = routeById.get(routeId);
       if (!route) {
@@ -80,6 +87,15 @@ export function buildClients(raw: RawClient[] | undefined, routes: readonly Rout
       });
       clientRoutes.set(routeId, purposes);
     }
+
+    const database = c.database === undefined ? undefined : Array.isArray(c.database) ? [...c.database] : [c.database];
+    database?.forEach((purpose, i) => {
+      const at = Array.isArray(c.database) ? [...path, 'database', i] : [...path, 'database'];
+      if (!databasePurposes) ctx.issues.push({ path: at, message: 'there is no database front end (the top-level database section)' });
+      else if (!databasePurposes.includes(purpose)) {
+        ctx.issues.push({ path: at, message: `purpose "${purpose}" is not a database purpose (database.purposes)${didYouMean(purpose, databasePurposes)}` });
+      }
+    });
 
     const endUser = c.endUser;
     const headers: [string, string[]][] = [];
@@ -107,6 +123,7 @@ export function buildClients(raw: RawClient[] | undefined, routes: readonly Rout
       name: c.name,
       identity,
       routes: clientRoutes,
+      database,
       roles: [...(c.roles ?? [])],
       attestations: attestationsFrom(c.attestations),
       endUser: endUser

@@ -246,7 +246,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     };
   });
   issues.push(...compileRoutes(routes).issues);
-  const clients = buildClients(raw.clients, routes, auth, ctx);
+  const clients = buildClients(raw.clients, routes, auth, raw.database ? (raw.database.purposes ?? []) : undefined, ctx);
 
   const mode = raw.mode ?? 'production';
   const audit = buildAudit(raw.audit, mode, baseDir, ctx);

@@ -212,6 +212,8 @@ export interface ClientConfig {
   readonly identity: ClientIdentity;
   /** Route id → the purposes the application serves there; the first is its default. */
   readonly routes: ReadonlyMap<string, readonly string[]>;
+  /** The purposes it uses through the PostgreSQL front end (the first is its default); none: it may not. */
+  readonly database: readonly string[] | undefined;
   /** Roles and attestations of the application acting on its own (no end user). */
   readonly roles: readonly string[];
   readonly attestations: Attestations;

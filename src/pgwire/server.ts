@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:net';
-import { createSecureContext } from 'node:tls';
 import type { AuditService } from '../audit/service.js';
 import type { TlsConfig } from '../config/types.js';
 import type { RestrictionCache } from '../governance/restrictions.js';
 import type { ServerCertificate } from '../http/tls.js';
+import { TlsAcceptor } from './tls-acceptor.js';
 import type { Logger } from '../logging.js';
 import type { PolicyHolder } from '../policy/compile.js';
 import type { Db } from '../store/db.js';
@@ -36,11 +36,15 @@ export async function startDatabaseListener(deps: {
   const database = deps.policy.current.config.database;
   if (!database) throw new Error('database front end not configured');
   await loadStatementParser();
-  const secureContext = createSecureContext({
+  const tls = new TlsAcceptor({
     cert: deps.certificate.cert,
     key: deps.certificate.key,
     minVersion: deps.tls.minVersion,
     ...(deps.certificate.clientCa ? { ca: deps.certificate.clientCa } : {}),
+    // As on the HTTP listener: asked for unless `none`, required only with `require`; one that
+    // does not verify is treated as absent, never as an identity.
+    requestCert: deps.tls.clientCertificate !== 'none',
+    rejectUnauthorized: deps.tls.clientCertificate === 'require',
   });
   const sessions = new Map<string, Session>();
   const open = new Set<Session>();
@@ -53,8 +57,7 @@ export async function startDatabaseListener(deps: {
       audit: deps.audit,
       restrictions: deps.restrictions,
       db: deps.db,
-      secureContext,
-      requestClientCertificate: deps.tls.clientCertificate !== 'none',
+      tls,
       logger: deps.logger,
       sessions,
       maxSessions: database.upstream.maxSessions,

@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { type SecureContext, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { AuditRecord } from '../audit/record.js';
 import type { AuditService } from '../audit/service.js';
 import { presentedCertificate } from '../auth/certificate.js';
@@ -16,10 +16,11 @@ import { emptyHits, maskDetected } from '../mask/detectors.js';
 import type { Policy, PolicyHolder } from '../policy/compile.js';
 import type { StatementAnalysis, StatementCatalogue } from '../policy/statement.js';
 import { type DatabasePurposeView, withColumnTypes } from '../policy/database.js';
-import { declaredPurposesOf, decideSession } from '../pipeline/decide-session.js';
+import { decideSession, purposesInOptions } from '../pipeline/decide-session.js';
 import { backend, CANCEL_REQUEST, cString, FrameTooLarge, type FrontendMessage, FrontendReader, GSSENC_REQUEST, PROTOCOL_3, SSL_REQUEST, startupParameters } from './frames.js';
 import type { ColumnCatalogue } from './catalogue.js';
 import { Relay } from './relay.js';
+import type { TlsAcceptor } from './tls-acceptor.js';
 import { connectUpstream, type Upstream } from './upstream.js';
 
 export interface SessionDeps {
@@ -28,8 +29,8 @@ export interface SessionDeps {
   readonly db: Db;
   readonly audit: AuditService;
   readonly restrictions: RestrictionCache;
-  readonly secureContext: SecureContext;
-  readonly requestClientCertificate: boolean;
+  /** Where the TLS handshake after an SSLRequest happens (and the client's certificate is verified). */
+  readonly tls: TlsAcceptor;
   readonly logger: Logger;
   /** Sessions by their cancel key (pid.secret), for CancelRequest. */
   readonly sessions: Map<string, Session>;
@@ -261,23 +262,29 @@ export class Session {
   #upgrade(): void {
     const plain = this.#socket;
     plain.removeAllListeners('data');
-    const secure = new TLSSocket(plain, {
-      isServer: true,
-      secureContext: this.deps.secureContext,
-      requestCert: this.deps.requestClientCertificate,
-      rejectUnauthorized: false,
-    });
-    this.#socket = secure;
     this.#tls = true;
-    this.#reader = new FrontendReader(this.#policy.config.database?.maxMessageBytes ?? 1 << 20);
-    this.#listen(secure);
+    // Nothing is read until the handshake is done; the plain socket's close still ends the session.
+    this.deps.tls.accept(plain, (secure) => {
+      if (this.#phase === 'closed') {
+        secure.destroy();
+        return;
+      }
+      this.#socket = secure;
+      this.#reader = new FrontendReader(this.#policy.config.database?.maxMessageBytes ?? 1 << 20);
+      this.#listen(secure);
+    });
   }
 
   async #authenticate(password: string): Promise<void> {
     const socket = this.#socket as TLSSocket;
     const certificate = socket.authorized ? presentedCertificate(socket.getPeerCertificate()) : undefined;
     const decision = await decideSession(
-      { password: password || undefined, declaredPurposes: declaredPurposesOf(this.#params.get('options'), this.#params.get('application_name')), certificate },
+      {
+        password: password || undefined,
+        optionPurposes: purposesInOptions(this.#params.get('options')),
+        applicationName: this.#params.get('application_name'),
+        certificate,
+      },
       this.#policy,
     );
     if (!decision.allowed) {
@@ -465,7 +472,7 @@ export class Session {
       id: randomUUID(),
       time: new Date().toISOString(),
       requestId: `${this.id}/${this.#statements}`,
-      caller: p ? { sub: p.subject, kind: p.kind, org: p.organisation, roles: p.roles } : undefined,
+      caller: p ? { sub: p.subject, kind: p.kind, org: p.organisation, roles: p.roles, app: p.application?.id, endUser: p.application?.endUser } : undefined,
       purpose: this.#purpose,
       route: 'database',
       upstream: 'database',

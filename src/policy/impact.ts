@@ -236,7 +236,10 @@ function clientLines(before: Config, after: Config): ImpactLine[] {
   const clear = clearPurposes(after);
   // Roles an application vouches for by header reach every purpose those roles hold.
   const opensClear = (roles: readonly string[]) => after.purposes.some((p) => clear.has(p.id) && p.roles.some((r) => roles.includes(r)));
-  const served = (c: ClientConfig) => [...c.routes].flatMap(([route, purposes]) => purposes.map((p) => `${route}: ${p}`));
+  const served = (c: ClientConfig) => [
+    ...[...c.routes].flatMap(([route, purposes]) => purposes.map((p) => `${route}: ${p}`)),
+    ...(c.database ?? []).map((p) => `database front end: ${p}`),
+  ];
   for (const old of before.clients) {
     if (!after.clients.some((c) => c.id === old.id)) lines.push({ revealing: false, kind: 'narrows', text: `application ${old.id} removed` });
   }

@@ -73,6 +73,21 @@ t.test('two applications with one identity, or one header, or a certificate that
   t.equal(load(withClient(`  - id: scoring\n    identity: { certificate: { cn: scoring-job } }\n${routes}`)).issues.length, 0, 'a second, distinct application loads');
 });
 
+t.test('an application through the database front end', async (t) => {
+  const bi = (database: string) => withClient(`  - id: bi-tool-2\n    identity: { certificate: { cn: bi-tool-2 } }\n    database: ${database}\n    endUser: { token: { header: X-BI2-User-Token } }\n`);
+  const loaded = load(bi('[customer_service, credit_assessment]'));
+  t.same(loaded.issues, [], 'database only, no routes: loads');
+  t.same(loaded.config?.clients.find((c) => c.id === 'bi-tool-2')?.database, ['customer_service', 'credit_assessment']);
+  t.same(load(bi('collection')).config?.clients.find((c) => c.id === 'bi-tool-2')?.database, ['collection'], 'one purpose as a list of one');
+  const wrong = load(bi('[customer_service, marketing_campaign]')).issues;
+  t.equal(wrong.length, 1, wrong.map((i) => i.message).join(' | '));
+  t.match(wrong[0]?.message, /purpose "marketing_campaign" is not a database purpose \(database\.purposes\)/);
+  const noFrontEnd = load(bi('customer_service').replace(/\ndatabase:\n(?:(?: .*)?\n)*/, '\n')).issues;
+  t.match(noFrontEnd.map((i) => i.message), [/there is no database front end/]);
+  const neither = load(withClient('  - id: idle-app\n    identity: { certificate: { cn: idle-app } }\n')).issues;
+  t.ok(neither.length >= 1, 'an application with neither routes nor database is refused');
+});
+
 t.test('the impact of a change to an application', async (t) => {
   const before = load(demo).config;
   if (!before) throw new Error('the demo policy does not load');
@@ -93,4 +108,5 @@ t.test('the impact of a change to an application', async (t) => {
   t.match(impact(demo.replace('    endUser:\n', '    endUser:\n      required: false\n')).text, /application cs-portal: may call without naming a user/);
   t.match(impact(demo.replace(/\nclients:\n[\s\S]*?\n\n(?=# The data dictionary)/, '\n')).text, /NARROWS\s+application cs-portal removed/);
   t.match(impact(withClient('  - id: scoring\n    identity: { certificate: { cn: scoring-job } }\n    routes: { customers.detail: risk_management }\n')).text, /WIDENS\s+application scoring trusted \(client certificate\): customers.detail: risk_management/);
+  t.match(impact(demo.replace('      customers.loans: customer_service\n', '      customers.loans: customer_service\n    database: customer_service\n')).text, /WIDENS\s+application cs-portal: serves database front end: customer_service/);
 });

@@ -9,8 +9,10 @@ import { connect, createServer, type Socket } from 'node:net';
 export async function pgMitm(targetPort: number) {
   let armed: { match: (body: Buffer) => boolean; mutate: (body: Buffer) => Buffer } | undefined;
   let rewritten = 0;
+  let connections = 0;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
+    connections++;
     const upstream = connect({ host: '127.0.0.1', port: targetPort });
     sockets.add(client).add(upstream);
     const close = () => {
@@ -55,6 +57,10 @@ export async function pgMitm(targetPort: number) {
     },
     get rewritten() {
       return rewritten;
+    },
+    /** Connections made through the relay: a session the gateway refused never opens one. */
+    get connections() {
+      return connections;
     },
     close: () =>
       new Promise<void>((resolve) => {
