@@ -22,6 +22,7 @@ export async function inspectionReport(db: Db, config: Config, period: Period, o
     await refusals(db, params, inPeriod),
     await clearReleases(db, params, inPeriod),
     await topCallers(db, params, inPeriod),
+    await applications(db, params, inPeriod),
     await offHours(db, params, inPeriod),
     await bulkGuard(db, params, inPeriod),
     await partnerProvisions(db, params, inPeriod),
@@ -122,6 +123,27 @@ async function clearReleases(db: Db, params: readonly string[], inPeriod: string
     summary: label(`${rows.length} 个调用方与目的组合收到明文C2信息`, `${rows.length} caller/purpose pairs received C2 values in clear`),
     charts: [{ kind: 'bars', title: label('明文C2释放（按调用方）', 'Clear C2 releases by caller'), bars: rows.map((r) => ({ label: `${r.keys[0]} · ${r.keys[1]}`, value: r.n })) }],
     table: groupedTable([label('调用方', 'Caller'), label('目的', 'Purpose'), label('响应数', 'Responses')], rows),
+  };
+}
+
+async function applications(db: Db, params: readonly string[], inPeriod: string): Promise<ReportSection> {
+  const rows = await groupedWithRecords(db, {
+    from: 'audit_events',
+    where: `type = 'decision' AND caller_app IS NOT NULL AND ${inPeriod}`,
+    params,
+    keys: ['caller_app', 'purpose', "CASE WHEN decision = 'deny' THEN 'refused' ELSE 'allowed' END"],
+    orderBy: 'k0, k1, k2',
+  });
+  const refused = rows.filter((r) => r.keys[2] === 'refused').reduce((n, r) => n + r.n, 0);
+  const names = new Set(rows.map((r) => r.keys[0]));
+  return {
+    id: 'applications',
+    title: label('经业务系统的访问', 'Accesses through applications'),
+    rule: label('既有业务系统只能以其登记的目的访问，并记明实际操作人（第4、5章）', 'An existing application accesses only for the purposes registered for it, and names the person acting (ch. 4, 5)'),
+    status: refused > 0 ? 'attention' : 'info',
+    summary: label(`${names.size} 个业务系统，拒绝 ${refused} 次`, `${names.size} applications, ${refused} requests refused`),
+    charts: [{ kind: 'bars', title: label('各业务系统访问量', 'Accesses per application'), bars: rows.map((r) => ({ label: `${r.keys[0]} · ${r.keys[1]} · ${r.keys[2]}`, value: r.n })) }],
+    table: groupedTable([label('业务系统', 'Application'), label('目的', 'Purpose'), label('结果', 'Outcome'), label('次数', 'Count')], rows),
   };
 }
 

@@ -6,7 +6,7 @@ import { copyField, copyRow, copyTextArray } from './copy-text.js';
 import { ensurePartition } from './migrations.js';
 
 const COLUMNS =
-  'instance_id, seq, occurred_at, type, request_id, caller_sub, caller_kind, caller_org, purpose, route_id, decision, reason, status, subjects, record_text, prev_hash, hash';
+  'instance_id, seq, occurred_at, type, request_id, caller_sub, caller_kind, caller_org, caller_app, purpose, route_id, decision, reason, status, subjects, record_text, prev_hash, hash';
 
 /**
  * Insert a batch of chained records. Idempotent: a record shipped twice (at-least-once delivery
@@ -55,6 +55,7 @@ function copyRecordRow(r: ShipRecord): string {
     copyField(x.caller?.sub),
     copyField(x.caller?.kind),
     copyField(x.caller?.org),
+    copyField(x.caller?.app),
     copyField(x.purpose),
     copyField(x.route),
     copyField(x.decision),
@@ -72,13 +73,13 @@ async function insertIgnoringDuplicates(db: Db, records: readonly ShipRecord[]):
   const col = <T>(fn: (r: ShipRecord) => T) => records.map(fn);
   const result = await db.query<{ seq: string }>(
     `INSERT INTO audit_events (${COLUMNS})
-     SELECT t.instance_id, t.seq, t.occurred_at, t.type, t.request_id, t.caller_sub, t.caller_kind, t.caller_org,
+     SELECT t.instance_id, t.seq, t.occurred_at, t.type, t.request_id, t.caller_sub, t.caller_kind, t.caller_org, t.caller_app,
        t.purpose, t.route_id, t.decision, t.reason, t.status,
        CASE WHEN t.subjects = '' THEN '{}'::text[] ELSE string_to_array(t.subjects, E'\\x1F') END,
        t.record_text, t.prev_hash, t.hash
      FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-       $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::text[], $15::text[], $16::text[], $17::text[])
-       AS t(instance_id, seq, occurred_at, type, request_id, caller_sub, caller_kind, caller_org, purpose, route_id,
+       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::text[], $16::text[], $17::text[], $18::text[])
+       AS t(instance_id, seq, occurred_at, type, request_id, caller_sub, caller_kind, caller_org, caller_app, purpose, route_id,
             decision, reason, status, subjects, record_text, prev_hash, hash)
      ON CONFLICT DO NOTHING
      RETURNING seq`,
@@ -91,6 +92,7 @@ async function insertIgnoringDuplicates(db: Db, records: readonly ShipRecord[]):
       col((r) => r.record.caller?.sub ?? null),
       col((r) => r.record.caller?.kind ?? null),
       col((r) => r.record.caller?.org ?? null),
+      col((r) => r.record.caller?.app ?? null),
       col((r) => r.record.purpose ?? null),
       col((r) => r.record.route ?? null),
       col((r) => r.record.decision ?? null),

@@ -196,6 +196,12 @@ const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 11,
+    name: 'the application a caller came through',
+    // Reports group accesses by application (clients) without reading every record's text.
+    sql: 'ALTER TABLE audit_events ADD COLUMN caller_app text',
+  },
 ];
 
 export async function migrate(db: Db): Promise<number> {

@@ -77,7 +77,7 @@ t.test('the inspection report: every section with its rule, every chart drawn in
   const period = { from: new Date(Date.now() - 3600_000), to: new Date(Date.now() + 60_000), utcOffset: '+08:00' };
   const report = await inspectionReport(demo.gateway.db, config, period);
   const byId = new Map(report.sections.map((s) => [s.id, s]));
-  t.same([...byId.keys()], ['accesses', 'roles', 'refusals', 'clear-c2', 'top-callers', 'off-hours', 'bulk', 'partners', 'objections', 'destructions', 'reviews', 'attestations', 'chain']);
+  t.same([...byId.keys()], ['accesses', 'roles', 'refusals', 'clear-c2', 'top-callers', 'applications', 'off-hours', 'bulk', 'partners', 'objections', 'destructions', 'reviews', 'attestations', 'chain']);
   for (const s of report.sections) t.ok(s.rule.zh && s.rule.en, `${s.id}: states its rule in Chinese and English`);
 
   // What the README traffic did, found again.
@@ -91,6 +91,11 @@ t.test('the inspection report: every section with its rule, every chart drawn in
   t.match(byId.get('destructions')?.table.rows, [[String, 'staff-0108', 'supervisor.chen', 'DELETE /api/customers/43/documents/contract-1', String]]);
   // The lapsed agent tried directly (credit assessment) and through the portal (two reads for one page).
   t.same(byId.get('attestations')?.table.rows, [['staff-0311', 'customer_service', 2], ['staff-0311', 'credit_assessment', 1]], 'the lapsed-training attempts');
+  // The portal's page of customer 42 for its agent, and the lapsed agent refused through it.
+  const viaApplications = byId.get('applications')?.table.rows;
+  t.equal(viaApplications?.length, 2, 'one application, one purpose, two outcomes');
+  t.match(viaApplications, [['cs-portal', 'customer_service', 'allowed', Number], ['cs-portal', 'customer_service', 'refused', 2]], 'the portal\'s reads and refusals');
+  t.ok(Number(viaApplications?.[0]?.[3]) >= 2, 'at least the page\'s two reads');
   t.match(byId.get('chain'), { status: 'ok', table: { rows: [[String, Number, Number, Number, '通过 OK']] } });
 
   const out = join(varDir, 'inspection.html');
@@ -104,7 +109,7 @@ t.test('the inspection report: every section with its rule, every chart drawn in
   }
   const csvLines = renderReport(report, 'csv').split('\n');
   t.ok(csvLines.some((l) => /^refusals,attention,CUSTODIAN_ATTESTATION_LAPSED,3,/.test(l)), 'csv: a row per finding, by section');
-  t.equal(JSON.parse(renderReport(report, 'json')).sections.length, 13, 'json: the same model');
+  t.equal(JSON.parse(renderReport(report, 'json')).sections.length, 14, 'json: the same model');
 
   if (!requireTool(t, 'chromium')) return;
   const browser = await launchChromium('chromium');
