@@ -12,9 +12,13 @@ export interface DemoPki {
   readonly partnerCertPath: string;
   readonly partnerKeyPath: string;
   readonly partnerCert: string;
+  /** The BI tool's client certificate (an application in `clients`, through the database front end). */
+  readonly biToolCertPath: string;
+  readonly biToolKeyPath: string;
 }
 
 export const DEMO_PARTNER_URI = 'spiffe://custodian-demo/partners/bureau-a';
+export const DEMO_BI_TOOL_CN = 'bi-tool.demo';
 
 const FILES = {
   caCert: 'demo-ca.pem',
@@ -23,13 +27,15 @@ const FILES = {
   serverKey: 'dev-key.pem',
   partnerCert: 'partner-cert.pem',
   partnerKey: 'partner-key.pem',
+  biToolCert: 'bi-tool-cert.pem',
+  biToolKey: 'bi-tool-key.pem',
 } as const;
 
 const YEAR = 365 * 24 * 3600 * 1000;
 
 /**
- * A development CA, a localhost server certificate and a partner client certificate (for the
- * mTLS part of the story). Production configurations must name their own certificate; the
+ * A development CA, a localhost server certificate, a partner client certificate (for the mTLS
+ * part of the story) and a BI tool's (an existing application reaching the loan database). Production configurations must name their own certificate; the
  * loader refuses one that does not outside demo mode.
  */
 export async function ensureDemoPki(varDir: string): Promise<DemoPki> {
@@ -77,12 +83,26 @@ export async function ensureDemoPki(varDir: string): Promise<DemoPki> {
         { name: 'subjectAltName', altNames: [{ type: 6, value: DEMO_PARTNER_URI }] },
       ],
     });
+    const biTool = await generate([{ name: 'commonName', value: DEMO_BI_TOOL_CN }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      ca: signedByCa,
+      notAfterDate: new Date(Date.now() + YEAR),
+      extensions: [
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', digitalSignature: true },
+        { name: 'extKeyUsage', clientAuth: true },
+      ],
+    });
     writeFileSync(path('caKey'), ca.private, { mode: 0o600 });
     writeFileSync(path('caCert'), ca.cert);
     writeFileSync(path('serverKey'), server.private, { mode: 0o600 });
     writeFileSync(path('serverCert'), server.cert);
     writeFileSync(path('partnerKey'), partner.private, { mode: 0o600 });
     writeFileSync(path('partnerCert'), partner.cert);
+    // libpq refuses a key file others can read.
+    writeFileSync(path('biToolKey'), biTool.private, { mode: 0o600 });
+    writeFileSync(path('biToolCert'), biTool.cert);
   }
   return {
     caCert: readFileSync(path('caCert'), 'utf8'),
@@ -92,5 +112,7 @@ export async function ensureDemoPki(varDir: string): Promise<DemoPki> {
     partnerCertPath: path('partnerCert'),
     partnerKeyPath: path('partnerKey'),
     partnerCert: readFileSync(path('partnerCert'), 'utf8'),
+    biToolCertPath: path('biToolCert'),
+    biToolKeyPath: path('biToolKey'),
   };
 }

@@ -147,6 +147,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     caPath: shortPath(pki.caCertPath),
     partnerCert: shortPath(pki.partnerCertPath),
     partnerKey: shortPath(pki.partnerKeyPath),
+    biToolCert: shortPath(pki.biToolCertPath),
+    biToolKey: shortPath(pki.biToolKeyPath),
     envFile: shortPath(envFile),
     tokens,
   });
@@ -180,6 +182,8 @@ interface InstructionFacts {
   caPath: string;
   partnerCert: string;
   partnerKey: string;
+  biToolCert: string;
+  biToolKey: string;
   envFile: string;
   tokens: Record<string, string>;
 }
@@ -234,6 +238,12 @@ function demoInstructions(f: InstructionFacts): string {
       [psql('cs_agent', 'customer_service', 'SELECT id, name, id_number, mobile FROM customers WHERE id = 42'), `expect psql ${maskResidentId(c42.idNumber)}`],
       [psql('credit_officer', 'credit_assessment', 'SELECT id, name, id_number, mobile FROM customers WHERE id = 42'), `expect psql ${c42.idNumber}`],
       [psql('cs_agent', 'customer_service', "SELECT id FROM customers WHERE id_number LIKE '3301%'"), 'expect psql CUSTODIAN_STATEMENT_REFUSED'],
+      // A BI tool (an application in `clients`): its certificate, the analyst's own token as the
+      // password, its own application_name and no purpose option — the tool's purpose applies.
+      [
+        `PGPASSWORD=$CS_AGENT psql "host=localhost port=${f.databasePort} user=analyst dbname=loans sslmode=verify-full sslrootcert=${f.caPath} sslcert=${f.biToolCert} sslkey=${f.biToolKey} application_name=Metabase" -c "SELECT id, name, id_number, mobile FROM customers WHERE id = 42"`,
+        `expect psql ${maskResidentId(c42.idNumber)}`,
+      ],
     );
   }
   return [

@@ -29,7 +29,7 @@ function load(text: string) {
 
 t.test('the demo entry is where this test expects it', async (t) => {
   t.ok(demo.includes(entry));
-  t.equal(load(demo).config?.clients.length, 1);
+  t.equal(load(demo).config?.clients.length, 2);
 });
 
 const mistakes: { what: string; from: string; to: string; says: RegExp }[] = [
