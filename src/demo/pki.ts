@@ -33,6 +33,22 @@ const FILES = {
 
 const YEAR = 365 * 24 * 3600 * 1000;
 
+/** A client certificate the demo CA signs: a common name and, for a partner, its URI. */
+function clientCertificate(ca: { key: string; cert: string }, commonName: string, uri?: string) {
+  return generate([{ name: 'commonName', value: commonName }], {
+    keyType: 'ec',
+    algorithm: 'sha256',
+    ca,
+    notAfterDate: new Date(Date.now() + YEAR),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true },
+      { name: 'extKeyUsage', clientAuth: true },
+      ...(uri ? [{ name: 'subjectAltName' as const, altNames: [{ type: 6 as const, value: uri }] }] : []),
+    ],
+  });
+}
+
 /**
  * A development CA, a localhost server certificate, a partner client certificate (for the mTLS
  * part of the story) and a BI tool's (an existing application reaching the loan database). Production configurations must name their own certificate; the
@@ -71,29 +87,8 @@ export async function ensureDemoPki(varDir: string): Promise<DemoPki> {
         },
       ],
     });
-    const partner = await generate([{ name: 'commonName', value: 'bureau-a.partner.demo' }], {
-      keyType: 'ec',
-      algorithm: 'sha256',
-      ca: signedByCa,
-      notAfterDate: new Date(Date.now() + YEAR),
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true },
-        { name: 'extKeyUsage', clientAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 6, value: DEMO_PARTNER_URI }] },
-      ],
-    });
-    const biTool = await generate([{ name: 'commonName', value: DEMO_BI_TOOL_CN }], {
-      keyType: 'ec',
-      algorithm: 'sha256',
-      ca: signedByCa,
-      notAfterDate: new Date(Date.now() + YEAR),
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true },
-        { name: 'extKeyUsage', clientAuth: true },
-      ],
-    });
+    const partner = await clientCertificate(signedByCa, 'bureau-a.partner.demo', DEMO_PARTNER_URI);
+    const biTool = await clientCertificate(signedByCa, DEMO_BI_TOOL_CN);
     writeFileSync(path('caKey'), ca.private, { mode: 0o600 });
     writeFileSync(path('caCert'), ca.cert);
     writeFileSync(path('serverKey'), server.private, { mode: 0o600 });
