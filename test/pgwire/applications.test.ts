@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { generate } from 'selfsigned';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { customer } from '../../src/demo/dataset.js';
 import { maskMobile, maskResidentId } from '../../src/mask/presets.js';
@@ -52,7 +52,8 @@ const clients = [
   },
 ];
 
-t.test('applications through the database front end: purpose and person as their entries say', async (t) => {
+/** The loan database behind a counting relay, and a gateway with the applications above. */
+async function setup(t: Test, clientCertificate: 'request' | 'require') {
   const loans = await createLoanDatabase(t, people);
   t.teardown(() => loans.db.end());
   const relay = await pgMitm(Number(new URL(loans.url).port || 5432));
@@ -64,7 +65,7 @@ t.test('applications through the database front end: purpose and person as their
     routes: [{ id: 'unused', method: 'GET', path: '/unused', upstream: 'origin', purposes: ['customer_service'] }],
     purposes,
     clients,
-    tls: { cert: { file: 'server.pem' }, key: { file: 'server-key.pem' }, clientCa: { file: 'client-ca.pem' }, clientCertificate: 'request' },
+    tls: { cert: { file: 'server.pem' }, key: { file: 'server-key.pem' }, clientCa: { file: 'client-ca.pem' }, clientCertificate },
     classification: {
       fields: {
         id: { class: 'public' },
@@ -83,7 +84,11 @@ t.test('applications through the database front end: purpose and person as their
       views: { credit_assessment: { classes: { C2: 'keep' } } },
     },
   });
+  return { gw, relay };
+}
 
+t.test('applications through the database front end: purpose and person as their entries say', async (t) => {
+  const { gw, relay } = await setup(t, 'request');
   /** Connect as an unchanged client would (its own application_name), run one statement, close. */
   const run = async (options: { password?: string; cert?: { cert: string; key: string }; purpose?: string; applicationName?: string }) => {
     const c = new pg.Client({
@@ -167,4 +172,28 @@ t.test('applications through the database front end: purpose and person as their
   t.equal(connects.length, refusals.length, 'every refused session is recorded');
   t.ok(connects.some((r) => r.reason === 'CUSTODIAN_END_USER_REQUIRED' && r.caller?.app === 'collections'), 'a refused application is recorded as itself');
   t.notOk(JSON.stringify(records).includes(agent.split('.')[2] as string), 'no token in any record');
+});
+
+t.test('with clientCertificate: require, a database client without a certificate is refused at the handshake', async (t) => {
+  const { gw, relay } = await setup(t, 'require');
+  const connect = async (cert?: { cert: string; key: string }) => {
+    const c = new pg.Client({ host: '127.0.0.1', port: gw.databasePort, user: 'reporting', database: 'loans', ssl: { ca: gw.ca, servername: 'localhost', ...cert }, connectionTimeoutMillis: 10_000 });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+    } catch (err) {
+      // A connection that failed in its handshake has nothing to end (end() would wait forever).
+      return (err as Error).message;
+    }
+    try {
+      return (await c.query('SELECT id FROM customers WHERE id = 1')).rows;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  };
+  const before = relay.connections;
+  t.notMatch(String(await connect()), /^CUSTODIAN_/, 'no certificate: the handshake fails before any startup message is read');
+  t.type(await connect(), 'string', 'and no rows');
+  t.equal(relay.connections, before, 'nothing reached the database');
+  t.same(await connect(nightlyCert), [{ id: 1 }], 'the job with its certificate connects');
 });
