@@ -4,7 +4,7 @@ import type { Policy } from '../policy/compile.js';
 import type { DatabasePurposeView } from '../policy/database.js';
 import { attributeEndUser } from '../auth/end-user.js';
 import { applicationDatabasePurpose } from '../policy/application-purpose.js';
-import { authorizePurpose, type CompiledPurpose, PURPOSE_ID } from '../policy/purposes.js';
+import { authorizePurpose, type CompiledPurpose, declaredPurposeOf } from '../policy/purposes.js';
 
 /** What a PostgreSQL client tells the gateway at startup. */
 export interface SessionFacts {
@@ -76,12 +76,6 @@ export async function decideSession(facts: SessionFacts, policy: Policy): Promis
   const view = database.byPurpose.get(authorized.purpose.config.id);
   if (!view) return { allowed: false, code: 'CUSTODIAN_PURPOSE_NOT_ALLOWED', principal, declaredPurpose };
   return { allowed: true, principal, purpose: authorized.purpose, view };
-}
-
-/** The declared purpose as recorded: a well-formed id, or nothing (never arbitrary text). */
-function declaredPurposeOf(values: readonly string[]): string | undefined {
-  const declared = values.length === 1 ? (values[0] as string).trim() : undefined;
-  return declared !== undefined && PURPOSE_ID.test(declared) ? declared : undefined;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { RestrictionCache } from '../governance/restrictions.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Policy } from '../policy/compile.js';
 import { applicationPurpose } from '../policy/application-purpose.js';
-import { authorizePurpose, PURPOSE_ID } from '../policy/purposes.js';
+import { authorizePurpose, declaredPurposeOf } from '../policy/purposes.js';
 import { parseRequestTarget } from '../policy/request-target.js';
 import type { Db } from '../store/db.js';
 import type { Allow, DecisionContext, Decision, Deny } from './decision.js';
@@ -35,13 +35,6 @@ const NO_HEADERS: ReadonlyMap<string, readonly string[]> = new Map();
 
 function deny(context: DecisionContext, code: Deny['code'], hint?: string): Deny {
   return Object.freeze({ ...context, allowed: false as const, code, hint });
-}
-
-/** The declared purpose as recorded: a well-formed id, or nothing (never arbitrary header text). */
-function declaredPurposeOf(values: readonly string[]): string | undefined {
-  if (values.length !== 1) return undefined;
-  const id = (values[0] as string).trim();
-  return PURPOSE_ID.test(id) ? id : undefined;
 }
 
 /**

@@ -37,6 +37,13 @@ export function compilePurposes(purposes: readonly PurposeConfig[]): ReadonlyMap
 
 export const PURPOSE_ID = /^[a-z][a-z0-9_.-]{0,63}$/;
 
+/** A declared purpose as records keep it: one well-formed id, or nothing (never arbitrary header text). */
+export function declaredPurposeOf(values: readonly string[]): string | undefined {
+  if (values.length !== 1) return undefined;
+  const id = (values[0] as string).trim();
+  return PURPOSE_ID.test(id) ? id : undefined;
+}
+
 /**
  * Decide whether this caller may use the declared purpose on this route (PIPL art. 6: a clear,
  * reasonable purpose for each processing). `declared` holds every value of the purpose header
