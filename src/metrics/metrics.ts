@@ -18,7 +18,8 @@ export class Metrics {
   });
   /**
    * Requests an application made (the `clients` of the policy), by application, route and
-   * decision: which application is reading, and how much of it is refused. The application ids
+   * decision (statements and refused sessions through the database front end under the route
+   * `database`): which application is reading, and how much of it is refused. The application ids
    * come from the policy, so the labels stay bounded; the person acting through it is in the
    * access record, never a label.
    */

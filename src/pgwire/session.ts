@@ -291,6 +291,7 @@ export class Session {
       this.#principal = decision.principal;
       this.#purpose = decision.declaredPurpose;
       this.deps.metrics.refusals.inc({ code: decision.code });
+      this.#countForApplication('deny');
       await this.#record('decision', { decision: 'deny', reason: decision.code, method: 'CONNECT' }).catch(() => undefined);
       this.#fatal(sqlState(decision.code), refusalText(decision.code, decision.hint));
       return;
@@ -398,11 +399,13 @@ export class Session {
       recordRefusal: (reason) => {
         metrics.databaseStatements.inc({ purpose: this.#purpose, decision: 'deny' });
         metrics.refusals.inc({ code: 'CUSTODIAN_STATEMENT_REFUSED' });
+        this.#countForApplication('deny');
         return this.#record('decision', { decision: 'deny', reason: 'CUSTODIAN_STATEMENT_REFUSED', method: 'SQL', detail: { refusal: reason } });
       },
       recordCompletion: (o) => {
         metrics.databaseStatements.inc({ purpose: this.#purpose, decision: o.refusal ? 'deny' : 'allow' });
         if (o.refusal) metrics.refusals.inc({ code: 'CUSTODIAN_STATEMENT_REFUSED' });
+        this.#countForApplication(o.refusal ? 'deny' : 'allow');
         const facts = this.#statementFacts(o.statement);
         void this.#record(
           'completion',
@@ -462,6 +465,12 @@ export class Session {
   /** Cancel the statement this session is running (a CancelRequest with this session's key). */
   cancelRunning(): void {
     if (this.#relay && !this.#relay.idle) this.#upstream?.cancel();
+  }
+
+  /** A session or statement of an application (`clients`), under the same counter as its HTTP requests. */
+  #countForApplication(decision: 'allow' | 'deny'): void {
+    const application = this.#principal?.application?.id;
+    if (application) this.deps.metrics.applicationRequests.inc({ application, route: 'database', decision });
   }
 
   #record(type: 'decision' | 'completion', extra: Partial<AuditRecord>, durable = true): Promise<void> {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { generate } from 'selfsigned';
 import t, { type Test } from 'tap';
+import { request } from 'undici';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { customer } from '../../src/demo/dataset.js';
 import { maskMobile, maskResidentId } from '../../src/mask/presets.js';
@@ -11,6 +12,7 @@ import { startTestGateway, testKey } from '../helpers/gateway.js';
 import { createLoanDatabase } from '../helpers/loan-database.js';
 import { pgMitm } from '../helpers/pg-mitm.js';
 import { mint, testPurposes } from '../helpers/tokens.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Existing applications through the PostgreSQL front end, held to their `clients` entries as over
@@ -151,6 +153,19 @@ t.test('applications through the database front end: purpose and person as their
   ];
   for (const [what, options, expected] of refusals) t.match((await run(options)).error, expected, what);
   t.equal(relay.connections, opened, 'no refused session opened a connection to the database');
+
+  // The supervision group's counter: statements and refused sessions per application.
+  const counted = (application: string, decision: string) => new RegExp(`custodian_application_requests_total\\{application="${application}",route="database",decision="${decision}"\\} (\\d+)`);
+  const metrics = await waitFor(async () => {
+    const text = await (await request(`${gw.adminUrl}/metrics`)).body.text();
+    return counted('nightly-report', 'allow').test(text) ? text : undefined;
+  }, 'the statements counted');
+  const count = (application: string, decision: string) => Number(counted(application, decision).exec(metrics)?.[1] ?? 0);
+  t.same(
+    [count('bi-tool', 'allow'), count('bi-tool', 'deny'), count('nightly-report', 'allow'), count('nightly-report', 'deny'), count('cs-portal', 'deny'), count('collections', 'deny')],
+    [3, 8, 1, 1, 1, 1],
+    'three statements through the tool, eight refused sessions; the job\'s one statement and one refusal; the portal and the collections app refused once each',
+  );
 
   await gw.audit.flush();
   const records = (await journalText(join(gw.dir, 'var', 'audit')))
