@@ -71,6 +71,9 @@ export function buildClients(
       }
     }
 
+    if (c.routes === undefined && c.database === undefined) {
+      ctx.issues.push({ path, message: 'an application needs routes (over HTTP), database (through the PostgreSQL front end) or both' });
+    }
     const clientRoutes = new Map<string, readonly string[]>();
     for (const [routeId, value] of Object.entries(c.routes ?? {})) {
       const purposes = Array.isArray(value) ? [...value] : [value];

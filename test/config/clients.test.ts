@@ -85,7 +85,7 @@ t.test('an application through the database front end', async (t) => {
   const noFrontEnd = load(bi('customer_service').replace(/\ndatabase:\n(?:(?: .*)?\n)*/, '\n')).issues;
   t.match(noFrontEnd.map((i) => i.message), [/there is no database front end/]);
   const neither = load(withClient('  - id: idle-app\n    identity: { certificate: { cn: idle-app } }\n')).issues;
-  t.ok(neither.length >= 1, 'an application with neither routes nor database is refused');
+  t.match(neither.map((i) => i.message), [/an application needs routes \(over HTTP\), database \(through the PostgreSQL front end\) or both/], 'neither routes nor database');
 });
 
 t.test('the impact of a change to an application', async (t) => {
