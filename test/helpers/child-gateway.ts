@@ -8,6 +8,8 @@ export interface ChildGateway {
   readonly child: ChildProcess;
   readonly dataUrl: string;
   readonly adminUrl: string;
+  /** The PostgreSQL front end's port, when the policy configures one. */
+  readonly databasePort: number | undefined;
   /** Everything the gateway logged so far (with `log: true`). */
   log(): string;
   /** Whether the process has exited (a crash is seen as a crash). */
@@ -38,10 +40,11 @@ export function startChildGateway(file: string, varDir: string, options: { env?:
     exitedAt = Date.now();
   });
   return new Promise((resolve, reject) => {
-    child.once('message', (m: { dataUrl: string; adminUrl: string }) =>
+    child.once('message', (m: { dataUrl: string; adminUrl: string; databasePort?: number }) =>
       resolve({
         child,
         ...m,
+        databasePort: m.databasePort,
         log: () => output,
         exited: () => exitedAt !== undefined,
         stop: () =>

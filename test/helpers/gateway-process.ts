@@ -8,7 +8,7 @@ if (!file || !varDir) throw new Error('usage: gateway-process CONFIG VARDIR');
 // CUSTODIAN_TEST_LOG: the gateway's real JSON log on stdout, for tests that scan it.
 const level = process.env.CUSTODIAN_TEST_LOG;
 const gateway = await startGateway(loadConfig(file), { logger: level ? createLogger({ level }) : silentLogger(), varDir });
-process.send?.({ dataUrl: gateway.dataUrl, adminUrl: gateway.adminUrl });
+process.send?.({ dataUrl: gateway.dataUrl, adminUrl: gateway.adminUrl, databasePort: gateway.databasePort });
 process.on('SIGTERM', () => {
   gateway.close().then(
     () => process.exit(0),
