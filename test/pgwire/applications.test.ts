@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import pg from 'pg';
 import { generate } from 'selfsigned';
 import t, { type Test } from 'tap';
 import { request } from 'undici';
@@ -11,6 +10,7 @@ import { journalText } from '../helpers/child-gateway.js';
 import { startTestGateway, testKey } from '../helpers/gateway.js';
 import { createLoanDatabase } from '../helpers/loan-database.js';
 import { pgMitm } from '../helpers/pg-mitm.js';
+import { statementOnce } from '../helpers/pg-once.js';
 import { mint, testPurposes } from '../helpers/tokens.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -92,28 +92,20 @@ async function setup(t: Test, clientCertificate: 'request' | 'require') {
 t.test('applications through the database front end: purpose and person as their entries say', async (t) => {
   const { gw, relay } = await setup(t, 'request');
   /** Connect as an unchanged client would (its own application_name), run one statement, close. */
-  const run = async (options: { password?: string; cert?: { cert: string; key: string }; purpose?: string; applicationName?: string }) => {
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: gw.databasePort,
-      user: 'reporting',
-      database: 'loans',
-      password: options.password,
-      ssl: { ca: gw.ca, servername: 'localhost', ...options.cert },
-      application_name: options.applicationName ?? 'Metabase',
-      options: options.purpose ? `-c custodian.purpose=${options.purpose}` : undefined,
-      connectionTimeoutMillis: 10_000,
-    });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      return { rows: (await c.query('SELECT id, id_number, mobile FROM customers ORDER BY id')).rows as Record<string, unknown>[] };
-    } catch (err) {
-      return { error: (err as Error).message };
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  };
+  const run = (options: { password?: string; cert?: { cert: string; key: string }; purpose?: string; applicationName?: string }) =>
+    statementOnce(
+      {
+        host: '127.0.0.1',
+        port: gw.databasePort,
+        user: 'reporting',
+        database: 'loans',
+        password: options.password,
+        ssl: { ca: gw.ca, servername: 'localhost', ...options.cert },
+        application_name: options.applicationName ?? 'Metabase',
+        options: options.purpose ? `-c custodian.purpose=${options.purpose}` : undefined,
+      },
+      'SELECT id, id_number, mobile FROM customers ORDER BY id',
+    );
   const first = people[0] as (typeof people)[number];
   const agent = await mint(testKey, { sub: 'analyst.chen', roles: ['cs_agent'] });
   const officer = await mint(testKey, { sub: 'officer.zhao', roles: ['credit_officer'] });
@@ -151,7 +143,7 @@ t.test('applications through the database front end: purpose and person as their
     ['the portal, configured for HTTP only', { password: portal, purpose: 'customer_service' }, /CUSTODIAN_PURPOSE_NOT_ALLOWED/],
     ['an application that must name its user, alone', { password: collections }, /CUSTODIAN_END_USER_REQUIRED/],
   ];
-  for (const [what, options, expected] of refusals) t.match((await run(options)).error, expected, what);
+  for (const [what, options, expected] of refusals) t.match((await run(options)).error?.message, expected, what);
   t.equal(relay.connections, opened, 'no refused session opened a connection to the database');
 
   // The supervision group's counter: statements and refused sessions per application.
@@ -191,24 +183,13 @@ t.test('applications through the database front end: purpose and person as their
 
 t.test('with clientCertificate: require, a database client without a certificate is refused at the handshake', async (t) => {
   const { gw, relay } = await setup(t, 'require');
-  const connect = async (cert?: { cert: string; key: string }) => {
-    const c = new pg.Client({ host: '127.0.0.1', port: gw.databasePort, user: 'reporting', database: 'loans', ssl: { ca: gw.ca, servername: 'localhost', ...cert }, connectionTimeoutMillis: 10_000 });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-    } catch (err) {
-      // A connection that failed in its handshake has nothing to end (end() would wait forever).
-      return (err as Error).message;
-    }
-    try {
-      return (await c.query('SELECT id FROM customers WHERE id = 1')).rows;
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  };
+  const connect = (cert?: { cert: string; key: string }) =>
+    statementOnce({ host: '127.0.0.1', port: gw.databasePort, user: 'reporting', database: 'loans', ssl: { ca: gw.ca, servername: 'localhost', ...cert } }, 'SELECT id FROM customers WHERE id = 1');
   const before = relay.connections;
-  t.notMatch(String(await connect()), /^CUSTODIAN_/, 'no certificate: the handshake fails before any startup message is read');
-  t.type(await connect(), 'string', 'and no rows');
+  const noCertificate = await connect();
+  t.type(noCertificate.error?.message, 'string', 'no certificate: refused');
+  t.notMatch(noCertificate.error?.message, /^CUSTODIAN_/, 'at the handshake, before any startup message is read');
+  t.equal((await connect()).rows, undefined, 'and no rows');
   t.equal(relay.connections, before, 'nothing reached the database');
-  t.same(await connect(nightlyCert), [{ id: 1 }], 'the job with its certificate connects');
+  t.same((await connect(nightlyCert)).rows, [{ id: 1 }], 'the job with its certificate connects');
 });

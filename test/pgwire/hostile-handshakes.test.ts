@@ -1,7 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import pg from 'pg';
 import { generate } from 'selfsigned';
 import t from 'tap';
 import { customer } from '../../src/demo/dataset.js';
@@ -9,6 +8,7 @@ import { maskMobile } from '../../src/mask/presets.js';
 import { startChildGateway } from '../helpers/child-gateway.js';
 import { testKey, writeTestConfig } from '../helpers/gateway.js';
 import { createLoanDatabase } from '../helpers/loan-database.js';
+import { statementOnce } from '../helpers/pg-once.js';
 import { mint } from '../helpers/tokens.js';
 
 /**
@@ -70,18 +70,11 @@ t.test('hostile TLS upgrades on the database listener never end the process', as
 
   /** An ordinary client: the masked row, or what went wrong. */
   const ordinary = async () => {
-    const c = new pg.Client({ host: '127.0.0.1', port, user: 'u', database: 'loans', password: agent, ssl: { ca, servername: 'localhost' }, options: '-c custodian.purpose=customer_service', connectionTimeoutMillis: 10_000 });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-    } catch (err) {
-      return (err as Error).message;
-    }
-    try {
-      return (await c.query('SELECT id, mobile FROM customers WHERE id = 1')).rows;
-    } finally {
-      await c.end().catch(() => undefined);
-    }
+    const r = await statementOnce(
+      { host: '127.0.0.1', port, user: 'u', database: 'loans', password: agent, ssl: { ca, servername: 'localhost' }, options: '-c custodian.purpose=customer_service' },
+      'SELECT id, mobile FROM customers WHERE id = 1',
+    );
+    return r.rows ?? r.error.message;
   };
   const expected = [{ id: 1, mobile: maskMobile((people[0] as (typeof people)[number]).mobile) }];
   t.same(await ordinary(), expected, 'an ordinary session before any attack');

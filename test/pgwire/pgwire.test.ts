@@ -13,6 +13,7 @@ import { journalText } from '../helpers/child-gateway.js';
 import { startTestGateway, testKey } from '../helpers/gateway.js';
 import { createLoanDatabase } from '../helpers/loan-database.js';
 import { hostileRows, pgMitm } from '../helpers/pg-mitm.js';
+import { statementOnce } from '../helpers/pg-once.js';
 import { mint, testPurposes } from '../helpers/tokens.js';
 import { requireTool } from '../helpers/tools.js';
 import { asOfficer } from '../helpers/admin.js';
@@ -71,32 +72,19 @@ async function setup(t: Parameters<typeof startTestGateway>[0], purposes = testP
   });
   const agent = await mint(testKey, { sub: 'agent.wang', roles: ['cs_agent'] });
   const officer = await mint(testKey, { sub: 'officer.zhao', roles: ['credit_officer'] });
-  const client = (password: string | undefined, purpose: string | undefined, ssl: boolean | object = { ca: gw.ca, servername: 'localhost' }) =>
-    new pg.Client({
-      host: '127.0.0.1',
-      port: gw.databasePort,
-      user: 'analyst',
-      database: 'loans',
-      password,
-      ssl,
-      options: purpose ? `-c custodian.purpose=${purpose}` : undefined,
-      connectionTimeoutMillis: 10_000,
-    });
+  const config = (password: string | undefined, purpose: string | undefined, ssl: boolean | object = { ca: gw.ca, servername: 'localhost' }): pg.ClientConfig => ({
+    host: '127.0.0.1',
+    port: gw.databasePort,
+    user: 'analyst',
+    database: 'loans',
+    password,
+    ssl,
+    options: purpose ? `-c custodian.purpose=${purpose}` : undefined,
+    connectionTimeoutMillis: 10_000,
+  });
+  const client = (password: string | undefined, purpose: string | undefined, ssl?: boolean | object) => new pg.Client(config(password, purpose, ssl));
   /** Connect, run one simple-protocol statement, and close; the error's code and text on failure. */
-  const run = async (password: string | undefined, purpose: string | undefined, sql: string) => {
-    const c = client(password, purpose);
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      const r = await c.query(sql);
-      return { rows: r.rows as Record<string, unknown>[], fields: r.fields.map((f) => f.name) };
-    } catch (err) {
-      const e = err as { code?: string; message: string };
-      return { error: { code: e.code, message: e.message } };
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  };
+  const run = (password: string | undefined, purpose: string | undefined, sql: string) => statementOnce(config(password, purpose), sql);
   return { gw, loans, agent, officer, client, run };
 }
 
