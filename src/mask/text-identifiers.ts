@@ -81,10 +81,6 @@ const HOUSE_NUMBER = /[0-9０-９](?:号|弄)/;
 /** Every flag set: run every pattern (callers that have not scanned the text). */
 const ALL_FEATURES = 0xff;
 
-export function emptyTextHits(): TextIdentifierHits {
-  return { email: 0, landline: 0, passport: 0, uscc: 0, name: 0, address: 0 };
-}
-
 /**
  * USCCs, before the number detectors: most of a USCC is digits, and its first 17 could otherwise
  * be taken for a card. A valid resident ID is left for those detectors (and its own preset).
