@@ -4,6 +4,8 @@
  * escaped with a backslash. Values are whatever the gateway recorded, so every one is escaped.
  */
 const SPECIAL = /[\\\t\n\r]/g;
+/** The same characters, for a test that stops at the first: most values (the record text above all) have none. */
+const HAS_SPECIAL = /[\\\t\n\r]/;
 const ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 export type CopyValue = string | number | null | undefined;
@@ -11,7 +13,7 @@ export type CopyValue = string | number | null | undefined;
 export function copyField(value: CopyValue): string {
   if (value === null || value === undefined) return '\\N';
   if (typeof value === 'number') return String(value);
-  return value.replace(SPECIAL, (c) => ESCAPES[c] as string);
+  return HAS_SPECIAL.test(value) ? value.replace(SPECIAL, (c) => ESCAPES[c] as string) : value;
 }
 
 /** A text[] value: an array literal with every element quoted, then escaped as a COPY field. */
