@@ -38,9 +38,9 @@ export function registerAudit(app: FastifyInstance, audit: AuditService) {
     done(null, payload);
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const state = request.custodian;
-    if (!state?.decisionDurable) return;
+    if (!state?.decisionDurable) return done();
     const length = Number(reply.getHeader('content-length'));
     audit.recordLater(
       accessRecord('completion', request, {
@@ -63,5 +63,6 @@ export function registerAudit(app: FastifyInstance, audit: AuditService) {
             : undefined,
       }),
     );
+    done();
   });
 }

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditService } from '../audit/service.js';
 import { consumeApproval, recordDestruction } from '../governance/approvals.js';
 import { touchCustomers, windowCount } from '../governance/bulk-guard.js';
 import { maskPath } from '../mask/request-side.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { Allow } from '../pipeline/decision.js';
 import { callerKey } from '../pipeline/decide.js';
 import type { Db } from '../store/db.js';
 import { recordAllow, refuseRequest } from './decide.js';
@@ -20,9 +21,7 @@ export function registerGovernance(app: FastifyInstance, deps: { db: Db; audit: 
   // Four-eyes, once the body is in: an approval for exactly this method, path and body, given to
   // this caller by someone else, consumed by one atomic UPDATE before anything is forwarded. The
   // request's one decision record is written after it, so it states the approval (or the refusal).
-  app.addHook('preHandler', async (request, reply) => {
-    const decision = request.custodian.decision;
-    if (!decision?.allowed || decision.approvalToConsume === undefined) return undefined;
+  const consumeFourEyes = async (request: FastifyRequest, reply: FastifyReply, decision: Allow & { approvalToConsume: string }) => {
     const { principal, target, policy } = decision;
     let body: Buffer | undefined;
     if (request.body instanceof Readable) {
@@ -50,6 +49,12 @@ export function registerGovernance(app: FastifyInstance, deps: { db: Db; audit: 
     request.custodian.approval = { id, approver: result.approver };
     recordAllow(request, deps, decision, request.custodian.approval);
     return undefined;
+  };
+  // Callback style: most requests have no approval to consume and go on without a promise.
+  app.addHook('preHandler', (request, reply, done) => {
+    const decision = request.custodian.decision;
+    if (!decision?.allowed || decision.approvalToConsume === undefined) return done();
+    consumeFourEyes(request, reply, decision as Allow & { approvalToConsume: string }).then(() => done(), done);
   });
 
   // Customers named only in the response (lists, exports) count too, every one of them: counted
@@ -94,16 +99,19 @@ export function registerGovernance(app: FastifyInstance, deps: { db: Db; audit: 
       },
     );
   });
-  app.addHook('onResponse', async (request) => {
-    await countResponseCustomers(request).catch(() => request.log.error('bulk count failed'));
+  app.addHook('onResponse', (request, _reply, done) => {
+    if (!request.custodian?.bulkSubjects) return done();
+    countResponseCustomers(request)
+      .catch(() => request.log.error('bulk count failed'))
+      .then(() => done());
   });
 
   // Each executed (or failed) destruction is a ledger entry: requester, approver, object, outcome.
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const { approval } = request.custodian;
     const { principal, target, match, policy } = request.custodian.decision ?? {};
-    if (!approval || !principal || !target || !match || !policy) return;
-    await recordDestruction(db, {
+    if (!approval || !principal || !target || !match || !policy) return done();
+    recordDestruction(db, {
       approvalId: approval.id,
       requestId: request.id,
       requester: principal.subject,
@@ -111,6 +119,8 @@ export function registerGovernance(app: FastifyInstance, deps: { db: Db; audit: 
       method: request.method,
       object: maskPath(target.segments, match.params, policy.config.classification),
       status: reply.statusCode,
-    }).catch((err: unknown) => request.log.error({ err: err instanceof Error ? err.message : String(err) }, 'destruction ledger entry failed'));
+    })
+      .catch((err: unknown) => request.log.error({ err: err instanceof Error ? err.message : String(err) }, 'destruction ledger entry failed'))
+      .then(() => done());
   });
 }

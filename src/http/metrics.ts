@@ -17,9 +17,9 @@ const DETECTOR_TYPES: readonly [keyof DetectorHits, string][] = [
 
 /** Stage: count and time every request once it is finished (labels from the policy only). */
 export function registerMetrics(app: FastifyInstance, metrics: Metrics) {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const state = request.custodian;
-    if (!state) return;
+    if (!state) return done();
     const route = state.decision?.match?.route.config.id ?? 'none';
     const decision = state.refusal ? 'deny' : state.decision?.match?.route.config.observe ? 'observe' : 'allow';
     metrics.requests.inc({ route, purpose: state.decision?.purpose?.config.id ?? 'none', decision, status_class: statusClass(reply.statusCode) });
@@ -39,5 +39,6 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics) {
       const hits = report.detectorHits;
       for (const [key, type] of DETECTOR_TYPES) if (hits[key]) metrics.detectorHits.inc({ type }, hits[key]);
     }
+    done();
   });
 }

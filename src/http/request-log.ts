@@ -6,9 +6,9 @@ import { maskedTarget } from './request-state.js';
  * and query masked (the upstream got them in clear; our log does not). Headers are never logged.
  */
 export function registerRequestLog(app: FastifyInstance) {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     // Nothing to build when the line would not be written (pino's loggers can tell).
-    if ((request.log as { isLevelEnabled?(level: string): boolean }).isLevelEnabled?.('info') === false) return;
+    if ((request.log as { isLevelEnabled?(level: string): boolean }).isLevelEnabled?.('info') === false) return done();
     const { fieldReport, transformFailed } = request.custodian;
     const { match, principal, purpose } = request.custodian.decision ?? {};
     const { path, query } = maskedTarget(request.custodian);
@@ -28,5 +28,6 @@ export function registerRequestLog(app: FastifyInstance) {
       },
       'request',
     );
+    done();
   });
 }
