@@ -7,9 +7,10 @@
  * internals); BENCH_PROFILE_OUT keeps the profile for a closer look in DevTools.
  *
  *   BENCH_ONLY=stages npm run bench      (part of the full run)
- *   npx tsx bench/profile-proxy.ts       (printed; BENCH_AUDIT=async leaves out the fsync)
+ *   npx tsx bench/profile-proxy.ts       (printed; BENCH_AUDIT=async leaves out the fsync;
+ *                                         BENCH_FROM_BUILD=1 profiles the build, with source lines)
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fastifyHttpProxy from '@fastify/http-proxy';
 import Fastify from 'fastify';
 import { Session } from 'node:inspector/promises';
@@ -17,10 +18,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { generate } from 'selfsigned';
 import { loadConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/logging.js';
 import { startGateway } from '../src/server.js';
+import { type CostlyLine, costlyLines } from './profile-lines.js';
 import { benchPolicy } from './proxy.js';
 import type { BenchSection } from './results.js';
 import { scratchDatabase } from './scratch-database.js';
@@ -32,7 +35,12 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string };
   children?: number[];
+  hitCount?: number;
+  positionTicks?: { line: number; ticks: number }[];
 }
+
+/** Where the gateway's build lives: its modules count as src/ stages, and only they have line positions. */
+const buildUrl = `${pathToFileURL(join(process.cwd(), 'dist')).href}/`;
 interface Profile {
   nodes: ProfileNode[];
   samples: number[];
@@ -58,6 +66,7 @@ function stageOf(stack: ProfileNode[]): string {
   if (stack[0]?.callFrame.functionName === '(garbage collector)') return '(garbage collector)';
   for (const node of stack) {
     const url = node.callFrame.url;
+    if (url.startsWith(buildUrl)) return `src/${url.slice(buildUrl.length).replace(/\.js$/, '')}`;
     const m = /\/src\/([^?]+)\.ts/.exec(url);
     if (m) return `src/${m[1]}`;
     if (/node:(_tls|tls|internal\/tls)/.test(url)) return 'node: TLS';
@@ -79,6 +88,8 @@ export interface StageProfile {
   /** Event-loop delay during the load, ms. */
   readonly loop: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly stages: readonly { stage: string; us: number }[];
+  /** The costliest source lines (only when the gateway ran from its build). */
+  readonly lines: readonly CostlyLine[];
 }
 
 /** What to profile: Custodian (the default) or the bare proxy, at full load or at a fixed request rate. */
@@ -86,6 +97,20 @@ export interface ProfileTarget {
   readonly target?: 'custodian' | 'bare';
   /** Requests per second autocannon sends (-R); full load when absent. */
   readonly rate?: number;
+  /**
+   * Run Custodian from its build (dist/, which the caller has just built) rather than through tsx,
+   * so that samples carry source lines.
+   */
+  readonly fromBuild?: boolean;
+}
+
+/** The gateway's entry points, from src/ (through tsx) or from the build. */
+async function gatewayModules(fromBuild: boolean): Promise<{ loadConfig: typeof loadConfig; silentLogger: typeof silentLogger; startGateway: typeof startGateway }> {
+  if (!fromBuild) return { loadConfig, silentLogger, startGateway };
+  const load = (await import(`${buildUrl}config/load.js`)) as { loadConfig: typeof loadConfig };
+  const logging = (await import(`${buildUrl}logging.js`)) as { silentLogger: typeof silentLogger };
+  const server = (await import(`${buildUrl}server.js`)) as { startGateway: typeof startGateway };
+  return { loadConfig: load.loadConfig, silentLogger: logging.silentLogger, startGateway: server.startGateway };
 }
 
 export async function profileStages(options: ProfileTarget = {}): Promise<StageProfile> {
@@ -99,8 +124,11 @@ export async function profileStages(options: ProfileTarget = {}): Promise<StageP
     const token = await benchPolicy(dir, upstreamPort, pems.cert, pems.private, scratch.url);
     const name = process.env.BENCH_AUDIT === 'async' ? 'custodian-async' : 'custodian';
     // BENCH_PROFILE_TARGET=bare profiles the bare @fastify/http-proxy the same way, for comparison.
+    const modules = await gatewayModules(options.fromBuild ?? false);
     const gateway =
-      target === 'bare' ? await bareProxy(upstreamPort, pems.cert, pems.private) : await startGateway(loadConfig(join(dir, `${name}.yaml`)), { logger: silentLogger(), varDir: join(dir, 'var') });
+      target === 'bare'
+        ? await bareProxy(upstreamPort, pems.cert, pems.private)
+        : await modules.startGateway(modules.loadConfig(join(dir, `${name}.yaml`)), { logger: modules.silentLogger(), varDir: join(dir, 'var') });
     const url = `${gateway.dataUrl}${path}`;
     const cannon = (duration: number) =>
       new Promise<number>((resolve, reject) => {
@@ -142,11 +170,13 @@ export async function profileStages(options: ProfileTarget = {}): Promise<StageP
     const parent = new Map<number, number>();
     for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
     const stages = new Map<string, number>();
+    const selfUs = new Map<number, number>();
     let busy = 0;
     profile.samples.forEach((id, i) => {
       const node = byId.get(id) as ProfileNode;
       if (node.callFrame.functionName === '(idle)') return;
       const dt = profile.timeDeltas[i] ?? 0;
+      selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
       const stack: ProfileNode[] = [];
       for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) stack.push(byId.get(cur) as ProfileNode);
       const stage = stageOf(stack);
@@ -156,7 +186,14 @@ export async function profileStages(options: ProfileTarget = {}): Promise<StageP
     await gateway.close();
     upstream.kill();
     const loop = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
-    return { requests, perRequest, mainThread: busy / requests, loop, stages: [...stages].sort((a, b) => b[1] - a[1]).map(([stage, t]) => ({ stage, us: t / requests })) };
+    return {
+      requests,
+      perRequest,
+      mainThread: busy / requests,
+      loop,
+      stages: [...stages].sort((a, b) => b[1] - a[1]).map(([stage, t]) => ({ stage, us: t / requests })),
+      lines: costlyLines(profile.nodes, selfUs, requests, 15),
+    };
   } finally {
     scratch.drop();
     rmSync(dir, { recursive: true, force: true });
@@ -195,7 +232,9 @@ function grouped(stages: StageProfile['stages']): { name: string; us: number }[]
  * of the event loop, so its cost at full load is not what the same work costs at Custodian's rate).
  */
 export async function benchStages(): Promise<BenchSection> {
-  const p = await profileStages();
+  // Custodian runs from a fresh build of this tree, for line positions (see profile-lines.ts).
+  buildGateway();
+  const p = await profileStages({ fromBuild: true });
   const bare = await profileStages({ target: 'bare', rate: p.requests / seconds });
   const bareFull = await profileStages({ target: 'bare' });
   const shown = p.stages.filter((s) => s.us >= 5);
@@ -212,13 +251,25 @@ export async function benchStages(): Promise<BenchSection> {
       row('the bare proxy at its own full load: the same parts', bareFullNode),
       ...shown.map((s) => row(s.stage, s.us)),
       row(`${p.stages.length - shown.length} other stages under 5 µs each`, rest),
+      // A table cell cannot hold a bare |: the code is shown with it escaped.
+      ...p.lines.map((l) => row(`line ${l.where}: \`${l.code.replaceAll('|', '\\|')}\``, l.us)),
     ],
   };
 }
 
+/** Compile src/ into dist/ (what `npm run build` does), so the profiled build is this tree. */
+function buildGateway(): void {
+  const built = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('the build for the line profile failed');
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const p = await profileStages();
+  // BENCH_FROM_BUILD=1: build first and run the gateway from dist/, and print its costliest lines.
+  const fromBuild = process.env.BENCH_FROM_BUILD === '1';
+  if (fromBuild) buildGateway();
+  const p = await profileStages({ fromBuild });
   console.log(`${p.requests} requests in ${seconds} s; gateway process CPU ${p.perRequest.toFixed(0)} µs per request (main thread ${p.mainThread.toFixed(0)} µs sampled)`);
   console.log(`event-loop delay under load: p50 ${p.loop.p50.toFixed(2)} ms, p99 ${p.loop.p99.toFixed(2)} ms, max ${p.loop.max.toFixed(2)} ms`);
   for (const { stage, us } of p.stages.slice(0, 30)) console.log(`${us.toFixed(1).padStart(8)} µs  ${stage}`);
+  for (const { where, code, us } of p.lines) console.log(`${us.toFixed(1).padStart(8)} µs  ${where}  ${code}`);
 }
