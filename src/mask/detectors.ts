@@ -75,6 +75,12 @@ const MIN_DIGITS = 11;
 const RESIDENT_ID_SHAPE = /^[1-9]\d{16}[\dXx]$/;
 const MOBILE_SHAPE = /^1\d{10}$/;
 const SEPARATORS = /[ -]/g;
+const HAS_SEPARATOR = /[ -]/;
+
+/** The candidate's digits run together; most candidates have no separator, and are returned as they are. */
+function withoutSeparators(candidate: string): string {
+  return HAS_SEPARATOR.test(candidate) ? candidate.replace(SEPARATORS, '') : candidate;
+}
 const COUNTRY_CODE = /^\+?86(?=1\d{10}$)/;
 
 // Mobile number segments allocated by MIIT (voice), by the first three digits.
@@ -97,13 +103,13 @@ export function looksLikeResidentId(candidate: string): boolean {
 
 /** A bank card: Luhn-valid, and of a known issuer below 16 digits (see CARD_IIN). */
 export function looksLikeBankCard(candidate: string): boolean {
-  const digits = candidate.replace(SEPARATORS, '');
+  const digits = withoutSeparators(candidate);
   if (digits.length < 13 || digits.length > 19) return false;
   return (digits.length >= 16 || CARD_IIN.test(digits)) && isValidLuhn(digits);
 }
 
 export function looksLikeMobile(candidate: string): boolean {
-  const digits = candidate.replace(SEPARATORS, '').replace(COUNTRY_CODE, '');
+  const digits = withoutSeparators(candidate).replace(COUNTRY_CODE, '');
   return MOBILE_SHAPE.test(digits) && MOBILE_PREFIX.test(digits);
 }
 
