@@ -21,7 +21,7 @@ export function registerGovernance(app: FastifyInstance, deps: { db: Db; audit: 
   // Four-eyes, once the body is in: an approval for exactly this method, path and body, given to
   // this caller by someone else, consumed by one atomic UPDATE before anything is forwarded. The
   // request's one decision record is written after it, so it states the approval (or the refusal).
-  const consumeFourEyes = async (request: FastifyRequest, reply: FastifyReply, decision: Allow & { approvalToConsume: string }) => {
+  const consumeFourEyes = async (request: FastifyRequest, reply: FastifyReply, decision: Allow, id: string) => {
     const { principal, target, policy } = decision;
     let body: Buffer | undefined;
     if (request.body instanceof Readable) {
@@ -36,7 +36,6 @@ export function registerGovernance(app: FastifyInstance, deps: { db: Db; audit: 
       // Forward exactly the bytes that were checked.
       request.body = Readable.from([body]);
     }
-    const id = decision.approvalToConsume;
     const result = await consumeApproval(db, {
       id,
       method: request.method,
@@ -48,13 +47,12 @@ export function registerGovernance(app: FastifyInstance, deps: { db: Db; audit: 
     if (!result.ok) return refuseRequest(request, reply, deps, 'CUSTODIAN_APPROVAL_REQUIRED', `${result.why[0]?.toUpperCase()}${result.why.slice(1)}.`);
     request.custodian.approval = { id, approver: result.approver };
     recordAllow(request, deps, decision, request.custodian.approval);
-    return undefined;
   };
   // Callback style: most requests have no approval to consume and go on without a promise.
   app.addHook('preHandler', (request, reply, done) => {
     const decision = request.custodian.decision;
     if (!decision?.allowed || decision.approvalToConsume === undefined) return done();
-    consumeFourEyes(request, reply, decision as Allow & { approvalToConsume: string }).then(() => done(), done);
+    consumeFourEyes(request, reply, decision, decision.approvalToConsume).then(() => done(), done);
   });
 
   // Customers named only in the response (lists, exports) count too, every one of them: counted
