@@ -27,7 +27,8 @@ export interface CostlyLine {
 }
 
 const root = process.cwd();
-const distUrl = `${pathToFileURL(join(root, 'dist')).href}/`;
+/** Where the gateway's build lives (file URL, with a trailing slash): only its modules carry line positions. */
+export const buildUrl = `${pathToFileURL(join(root, 'dist')).href}/`;
 
 interface MappedFile {
   readonly js: readonly string[];
@@ -75,7 +76,7 @@ export function costlyLines(nodes: readonly LineNode[], selfUs: ReadonlyMap<numb
     const url = node.callFrame.url;
     const ticks = node.positionTicks ?? [];
     const self = selfUs.get(node.id) ?? 0;
-    if (!url.startsWith(distUrl) || ticks.length === 0 || self === 0) continue;
+    if (!url.startsWith(buildUrl) || ticks.length === 0 || self === 0) continue;
     let file = files.get(url);
     if (!file) {
       file = mappedFile(url);

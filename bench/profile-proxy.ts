@@ -18,12 +18,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { generate } from 'selfsigned';
 import { loadConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/logging.js';
 import { startGateway } from '../src/server.js';
-import { type CostlyLine, costlyLines } from './profile-lines.js';
+import { buildUrl, type CostlyLine, costlyLines } from './profile-lines.js';
 import { benchPolicy } from './proxy.js';
 import type { BenchSection } from './results.js';
 import { scratchDatabase } from './scratch-database.js';
@@ -39,8 +38,6 @@ interface ProfileNode {
   positionTicks?: { line: number; ticks: number }[];
 }
 
-/** Where the gateway's build lives: its modules count as src/ stages, and only they have line positions. */
-const buildUrl = `${pathToFileURL(join(process.cwd(), 'dist')).href}/`;
 interface Profile {
   nodes: ProfileNode[];
   samples: number[];
