@@ -143,6 +143,21 @@ export async function touchCustomers(
   return fresh;
 }
 
+/**
+ * The caller's window count from this replica's cache, when it cannot be stale and every one of
+ * `candidates` is a customer this replica counted moments ago (so each is in the window);
+ * undefined when the database must be asked.
+ */
+function cachedCount(db: Db, caller: string, purpose: string, windowSeconds: number, candidates: readonly string[], at: number): number | undefined {
+  if (!skipsRecent(windowSeconds)) return undefined;
+  const shared = sharedCounts(db);
+  if (!shared.coherent()) return undefined;
+  const cached = shared.counts.get(countKey(caller, purpose));
+  if (!cached || at - cached.at >= COUNT_TTL_MS) return undefined;
+  const recent = recentByDb.get(db);
+  return candidates.every((c) => at - (recent?.get(recentKey(caller, purpose, c)) ?? 0) <= RETOUCH_MS) ? cached.count : undefined;
+}
+
 /** Distinct customers in the window, and which of `candidates` are already among them. */
 export async function windowCount(
   db: Db,
@@ -155,14 +170,8 @@ export async function windowCount(
   const at = now.getTime();
   const shared = sharedCounts(db);
   const key = countKey(caller, purpose);
-  if (skipsRecent(windowSeconds) && shared.coherent()) {
-    // Every candidate touched by this replica moments ago is in the window; the count is cached.
-    const cached = shared.counts.get(key);
-    const recent = recentByDb.get(db);
-    if (cached && at - cached.at < COUNT_TTL_MS && candidates.every((c) => at - (recent?.get(recentKey(caller, purpose, c)) ?? 0) <= RETOUCH_MS)) {
-      return { count: cached.count, alreadySeen: new Set(candidates) };
-    }
-  }
+  const cached = cachedCount(db, caller, purpose, windowSeconds, candidates, at);
+  if (cached !== undefined) return { count: cached, alreadySeen: new Set(candidates) };
   const generation = shared.generation;
   const digests = candidates.map(digestOf);
   const since = new Date(at - windowSeconds * 1000).toISOString();
@@ -210,8 +219,23 @@ export class BulkBudget {
   }
 }
 
-/** Read the caller's window (digests) and build the budget for one list response. */
-export async function loadBulkBudget(db: Db, caller: string, purpose: string, windowSeconds: number, refuseAt: number, now = new Date()): Promise<BulkBudget> {
+/**
+ * The budget for one list response naming `candidates`. When every candidate is a customer this
+ * replica counted moments ago and the caller's count is cached, the budget comes from the cache
+ * (all of them already seen; what is left is refuseAt less the count): a caller re-reading the
+ * same page near its limit costs no round trip. Otherwise the caller's window (digests) is read.
+ */
+export async function loadBulkBudget(
+  db: Db,
+  caller: string,
+  purpose: string,
+  windowSeconds: number,
+  refuseAt: number,
+  candidates: readonly string[] = [],
+  now = new Date(),
+): Promise<BulkBudget> {
+  const cached = candidates.length > 0 ? cachedCount(db, caller, purpose, windowSeconds, candidates, now.getTime()) : undefined;
+  if (cached !== undefined) return new BulkBudget(new Set(candidates.map(digestOf)), refuseAt - cached);
   const since = new Date(now.getTime() - windowSeconds * 1000).toISOString();
   const r = await db.query<{ customer_id: string }>('SELECT customer_id FROM bulk_access WHERE caller = $1 AND purpose = $2 AND seen_at > $3', [
     caller,

@@ -58,7 +58,8 @@ function rewrittenHeaders(reply: FastifyReply): void {
  * The scoper of this allowed request: its governance scope, the route's paths and, when the
  * purpose has a bulk limit, the caller's budget. The budget needs the caller's window from the
  * store only when this response could take the caller past the limit: a buffered body whose
- * customers, all counted as new, still fit (the common case) is released without that query.
+ * customers, all counted as new, still fit (the common case) is released without that query,
+ * and so is one whose customers this replica counted moments ago (a page re-read near the limit).
  */
 async function responseScoper(request: FastifyRequest, decision: Allow, db: Db, body: unknown): Promise<ResponseScoper> {
   const state = request.custodian;
@@ -67,11 +68,19 @@ async function responseScoper(request: FastifyRequest, decision: Allow, db: Db, 
   let bulk: { released: SubjectSet; budget: BulkBudget } | undefined;
   if (decision.scope.countResponseCustomers && limit) {
     let named = 0;
-    if (body !== undefined) for (const path of paths) valuesAt(body, path.steps, () => named++);
+    const candidates: string[] = [];
+    if (body !== undefined) {
+      for (const path of paths) {
+        valuesAt(body, path.steps, (v) => {
+          named++;
+          if (v !== undefined && v !== null && typeof v !== 'object') candidates.push(String(v));
+        });
+      }
+    }
     const fits = body !== undefined && decision.bulkCount !== undefined && decision.bulkCount + named <= limit.refuseAt;
     const budget = fits
       ? new BulkBudget(new Set(), named)
-      : await loadBulkBudget(db, callerKey(decision.principal), decision.purpose.config.id, limit.windowSeconds, limit.refuseAt);
+      : await loadBulkBudget(db, callerKey(decision.principal), decision.purpose.config.id, limit.windowSeconds, limit.refuseAt, candidates);
     // Every customer the response releases, uncapped, for the bulk guard's count (http/governance).
     state.bulkSubjects = new SubjectSet(1_000_000);
     bulk = { released: state.bulkSubjects, budget };

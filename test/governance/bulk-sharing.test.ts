@@ -1,6 +1,6 @@
 import { connect, createServer, type Server } from 'node:net';
 import t, { type Test } from 'tap';
-import { touchCustomers, windowCount } from '../../src/governance/bulk-guard.js';
+import { loadBulkBudget, touchCustomers, windowCount } from '../../src/governance/bulk-guard.js';
 import { type Db, postgresDb } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrations.js';
 import { startThrowawayPostgres } from '../helpers/throwaway-postgres.js';
@@ -169,4 +169,46 @@ t.test('where notifications never arrive (a pooler that drops them), nothing is 
   t.equal(a.queries - before, 2, 'every check goes to the database');
   await touchCustomers(b, caller, 'customer_service', ['c2'], HOUR);
   t.equal(await count(a), 2, "the other replica's addition is seen at once");
+});
+
+t.test("a list response's budget comes from the cache only for customers this replica counted moments ago", async (t) => {
+  const server = await startThrowawayPostgres();
+  t.teardown(() => server.destroy());
+  const caller = 'staff::pager';
+  const { a, b, count } = await replicas(t, server.url, server.url, caller);
+  const budget = (db: Db, candidates: string[]) => loadBulkBudget(db, caller, 'customer_service', HOUR, 5, candidates);
+  await touchCustomers(a, caller, 'customer_service', ['c1', 'c2', 'c3'], HOUR);
+  // Once A's listener is up and its count cached, a page of c1..c3 is judged without a round trip.
+  await eventually(
+    async () => {
+      const before = a.queries;
+      await count(a);
+      await budget(a, ['c1', 'c2', 'c3']);
+      return a.queries - before;
+    },
+    (n) => n === 0,
+  );
+  const before = a.queries;
+  const cached = await budget(a, ['c1', 'c2', 'c3']);
+  t.equal(a.queries, before, 'no round trip');
+  t.ok(['c1', 'c2', 'c3'].every((c) => cached.admits(c)), 'customers already in the window are released');
+  t.equal(cached.remaining, 2, 'what is left is the limit less the cached count');
+  t.ok(cached.admits('n1') && cached.admits('n2') && !cached.admits('n3'), 'new customers only up to the limit');
+
+  // A page naming a customer A has not counted is judged against the database.
+  const q = a.queries;
+  const mixed = await budget(a, ['c1', 'c4']);
+  t.ok(a.queries > q, 'a customer this replica has not counted sends the budget to the database');
+  t.equal(mixed.remaining, 2);
+
+  // B counts two more: once A is notified, its budget for the same page is smaller, never stale.
+  await touchCustomers(b, caller, 'customer_service', ['c5', 'c6'], HOUR);
+  const after = await eventually(
+    () => budget(a, ['c1', 'c2', 'c3']),
+    (x) => x.remaining === 0,
+    2000,
+  );
+  t.equal(after.remaining, 0, "B's additions use up the budget A gives");
+  t.notOk(after.admits('n1'), 'no new customer past the limit');
+  t.ok(after.admits('c1'), 'a customer already in the window is still released');
 });
