@@ -38,8 +38,39 @@ function remembered(memo: Map<string, string>, key: string, compute: () => strin
 // database (each replica remembers its own recent touches): repeated reads of the same records
 // cost no round trip, and a customer's window end moves by at most this much.
 const RETOUCH_MS = 60_000;
-const recentByDb = new WeakMap<Db, Map<string, number>>();
 const RECENT_CAP = 100_000;
+
+/**
+ * This replica's recent touches, by caller × purpose and then by customer id, so that a list
+ * response's ids are looked up as they are, without a key built per id. Bounded; cleared when full.
+ */
+class RecentTouches {
+  readonly #byCallerPurpose = new Map<string, Map<string, number>>();
+  #size = 0;
+
+  /** When this replica last sent each customer of the caller × purpose (ms). */
+  of(caller: string, purpose: string): ReadonlyMap<string, number> | undefined {
+    return this.#byCallerPurpose.get(`${caller}\u0000${purpose}`);
+  }
+
+  record(caller: string, purpose: string, customers: readonly string[], at: number): void {
+    if (this.#size > RECENT_CAP) {
+      this.#byCallerPurpose.clear();
+      this.#size = 0;
+    }
+    const key = `${caller}\u0000${purpose}`;
+    let touched = this.#byCallerPurpose.get(key);
+    if (!touched) {
+      touched = new Map();
+      this.#byCallerPurpose.set(key, touched);
+    }
+    for (const c of customers) {
+      if (!touched.has(c)) this.#size++;
+      touched.set(c, at);
+    }
+  }
+}
+const recentByDb = new WeakMap<Db, RecentTouches>();
 
 /**
  * Each replica caches the window count per caller × purpose, so a caller re-reading customers
@@ -84,10 +115,6 @@ function countKey(caller: string, purpose: string): string {
   return remembered(countKeyMemo, plain, () => createHash('md5').update(plain).digest('hex'));
 }
 
-function recentKey(caller: string, purpose: string, customerId: string): string {
-  return `${caller}\u0000${purpose}\u0000${customerId}`;
-}
-
 /** Whether re-touches within RETOUCH_MS may be skipped: only for windows much longer than that. */
 function skipsRecent(windowSeconds: number): boolean {
   return windowSeconds * 1000 >= 10 * RETOUCH_MS;
@@ -108,13 +135,12 @@ export async function touchCustomers(
   const at = now.getTime();
   let recent = recentByDb.get(db);
   if (!recent) {
-    recent = new Map();
+    recent = new RecentTouches();
     recentByDb.set(db, recent);
   }
-  const skipRecent = skipsRecent(windowSeconds);
-  const seen = recent;
+  const touched = skipsRecent(windowSeconds) ? recent.of(caller, purpose) : undefined;
   // Recent touches are remembered by customer id (in memory only); the table gets digests.
-  const dueIds = [...new Set(customers)].filter((c) => !skipRecent || at - (seen.get(recentKey(caller, purpose, c)) ?? 0) > RETOUCH_MS);
+  const dueIds = [...new Set(customers)].filter((c) => at - (touched?.get(c) ?? 0) > RETOUCH_MS);
   if (dueIds.length === 0) return undefined;
   const due = dueIds.map(digestOf);
   const since = new Date(at - windowSeconds * 1000).toISOString();
@@ -132,8 +158,7 @@ export async function touchCustomers(
      SELECT (p.seen_at IS NULL OR p.seen_at <= $5) AS fresh FROM upserted u LEFT JOIN previous p USING (customer_id)`,
     [caller, purpose, due, now.toISOString(), since],
   );
-  if (recent.size > RECENT_CAP) recent.clear();
-  for (const c of dueIds) recent.set(recentKey(caller, purpose, c), at);
+  recent.record(caller, purpose, dueIds, at);
   const fresh = r.rows.filter((row) => row.fresh).length;
   if (fresh > 0) {
     const shared = sharedCounts(db);
@@ -154,8 +179,8 @@ function cachedCount(db: Db, caller: string, purpose: string, windowSeconds: num
   if (!shared.coherent()) return undefined;
   const cached = shared.counts.get(countKey(caller, purpose));
   if (!cached || at - cached.at >= COUNT_TTL_MS) return undefined;
-  const recent = recentByDb.get(db);
-  return candidates.every((c) => at - (recent?.get(recentKey(caller, purpose, c)) ?? 0) <= RETOUCH_MS) ? cached.count : undefined;
+  const touched = recentByDb.get(db)?.of(caller, purpose);
+  return candidates.every((c) => at - (touched?.get(c) ?? 0) <= RETOUCH_MS) ? cached.count : undefined;
 }
 
 /** Distinct customers in the window, and which of `candidates` are already among them. */
