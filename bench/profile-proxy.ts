@@ -23,7 +23,7 @@ import { loadConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/logging.js';
 import { startGateway } from '../src/server.js';
 import { buildUrl, type CostlyLine, costlyLines } from './profile-lines.js';
-import { benchPolicy } from './proxy.js';
+import { benchPolicy, WARM_UP_SEC } from './proxy.js';
 import type { BenchSection } from './results.js';
 import { scratchDatabase } from './scratch-database.js';
 
@@ -144,7 +144,7 @@ export async function profileStages(options: ProfileTarget = {}): Promise<StageP
           }
         });
       });
-    await cannon(1); // warm-up
+    await cannon(WARM_UP_SEC); // until V8 has finished compiling the request path (see bench/proxy.ts)
     const session = new Session();
     session.connect();
     await session.post('Profiler.enable');
@@ -241,7 +241,7 @@ export async function benchStages(): Promise<BenchSection> {
   const row = (name: string, us: number) => ({ name, value: us, unit: 'µs/request', target: '—', pass: undefined });
   return {
     title: 'CPU budget per stage (issue 14)',
-    description: `The gateway in one process under the V8 sampling profiler while autocannon (16 connections, another process) sends the 2 KB masked request for ${seconds} s, durable audit to PostgreSQL. Process CPU (all threads: the journal's fdatasync and GC run off the main thread) ${p.perRequest.toFixed(0)} µs per request at ${(p.requests / seconds).toFixed(0)} req/s; the main thread's ${p.mainThread.toFixed(0)} µs split by stage — each sample goes to the innermost src/ module on its stack, except that Node's TLS, HTTP, socket and stream work and undici's count as Node's own parts even when a Custodian stage called them (the same work a bare proxy does; it runs under the stage that releases the response). The bare @fastify/http-proxy profiled the same way: ${bareFull.mainThread.toFixed(0)} µs of main thread per request at full load (${(bareFull.requests / seconds).toFixed(0)} req/s; process ${bareFull.perRequest.toFixed(0)} µs), ${bare.mainThread.toFixed(0)} µs when held to Custodian's rate (process ${bare.perRequest.toFixed(0)} µs). Method: bench/profile-proxy.ts.`,
+    description: `The gateway in one process under the V8 sampling profiler while autocannon (16 connections, another process) sends the 2 KB masked request for ${seconds} s after ${WARM_UP_SEC} s of warm-up, durable audit to PostgreSQL. Process CPU (all threads: the journal's fdatasync and GC run off the main thread) ${p.perRequest.toFixed(0)} µs per request at ${(p.requests / seconds).toFixed(0)} req/s; the main thread's ${p.mainThread.toFixed(0)} µs split by stage — each sample goes to the innermost src/ module on its stack, except that Node's TLS, HTTP, socket and stream work and undici's count as Node's own parts even when a Custodian stage called them (the same work a bare proxy does; it runs under the stage that releases the response). The bare @fastify/http-proxy profiled the same way: ${bareFull.mainThread.toFixed(0)} µs of main thread per request at full load (${(bareFull.requests / seconds).toFixed(0)} req/s; process ${bareFull.perRequest.toFixed(0)} µs), ${bare.mainThread.toFixed(0)} µs when held to Custodian's rate (process ${bare.perRequest.toFixed(0)} µs). Method: bench/profile-proxy.ts.`,
     rows: [
       ...grouped(p.stages).map((g) => row(`group: ${g.name}`, g.us)),
       row('the bare proxy at Custodian’s request rate: the same Node, fastify and undici parts (what Custodian’s first group would cost with nothing else to do)', bareNode),
