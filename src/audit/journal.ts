@@ -86,6 +86,12 @@ export class Journal {
   #queue: Pending[] = [];
   /** Written records not yet shipped, oldest first, consecutive seqs (see MEMORY_TAIL_RECORDS). */
   #tail: ShippableRecord[] = [];
+  /**
+   * Every record from this seq on reaches the tail once its batch is written (and synced, when
+   * someone waits on it): records before it were written by an earlier process or left memory at
+   * the cap, and only those are read back from disk.
+   */
+  #tailFrom = 1;
   #flushing = false;
   /** Bytes written since the last fdatasync, and the timer that will sync them. */
   #unsynced = false;
@@ -106,6 +112,7 @@ export class Journal {
     await journal.#recover();
     journal.#pendingSeq = journal.#headSeq;
     journal.#pendingHash = journal.#headHash;
+    journal.#tailFrom = journal.#headSeq + 1;
     return journal;
   }
 
@@ -215,7 +222,10 @@ export class Journal {
 
   #remember(batch: readonly Pending[]): void {
     for (const p of batch) this.#tail.push(p.chained);
-    if (this.#tail.length > MEMORY_TAIL_RECORDS) this.#tail.splice(0, this.#tail.length - MEMORY_TAIL_RECORDS);
+    if (this.#tail.length > MEMORY_TAIL_RECORDS) {
+      this.#tail.splice(0, this.#tail.length - MEMORY_TAIL_RECORDS);
+      this.#tailFrom = (this.#tail[0] as ShippableRecord).seq;
+    }
   }
 
   /** Resolves once everything appended so far has been written (or failed): no polling by callers. */
@@ -245,6 +255,10 @@ export class Journal {
       const from = afterSeq + 1 - first.seq;
       return this.#tail.slice(from, from + limit);
     }
+    // Caught up with the tail: what this process wrote after it is still in its batch's fsync and
+    // comes from memory at the next call. Reading it back from disk would hand the shipper a
+    // record before it is durable, and parse every record of a busy gateway a second time.
+    if (!first && afterSeq + 1 >= this.#tailFrom) return [];
     const out: ShippableRecord[] = [];
     const segments = await listSegments(this.#opts.dir, this.#opts.instance);
     let startIndex = 0;

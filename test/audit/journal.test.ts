@@ -1,5 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
 import { checkpointKeyFromPem, signCheckpoint } from '../../src/audit/checkpoint.js';
 import { Journal } from '../../src/audit/journal.js';
@@ -220,4 +222,38 @@ t.test('an edit with every later hash recomputed: caught by the next signed chec
   t.equal(unsealed?.firstProblem, undefined);
   t.same(unsealed?.badCheckpoints, [], 'an edit after the last checkpoint is not visible in the journal alone');
   t.equal(unsealed?.unsealed, 3, 'verify says how many records no checkpoint seals yet');
+});
+
+t.test('a record reaches the shipper only once its batch is durable, and from memory', async (t) => {
+  const dir = tempDir(t);
+  const journal = await Journal.open({ dir, instance: 'gw-a', segmentBytes: 1 << 20, budgetBytes: 1 << 30 });
+  await Promise.all(Array.from({ length: 10 }, (_, i) => journal.append(rec(i + 1))));
+  await journal.markShipped(10);
+  // Hold every fdatasync until the test lets it go: the window a busy disk leaves open.
+  const probe = await open(join(dir, 'probe'), 'w');
+  const handle = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+  await probe.close();
+  const datasync = handle.datasync;
+  let release = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  handle.datasync = async function (this: unknown) {
+    await held;
+    return datasync.call(this);
+  };
+  t.teardown(() => {
+    handle.datasync = datasync;
+  });
+  const durable = journal.append(rec(11));
+  while (!readFileSync((await listSegments(dir, 'gw-a'))[0]?.file ?? '', 'utf8').includes('"requestId":"r-11"')) {
+    await new Promise((r) => setImmediate(r));
+  }
+  t.same(await journal.readAfter(10, 100), [], 'written but not yet durable: the shipper is not given it');
+  release();
+  await durable;
+  t.same(
+    (await journal.readAfter(10, 100)).map((r) => r.record.requestId),
+    ['r-11'],
+    'once durable, it is shipped',
+  );
+  await journal.close();
 });
