@@ -1,10 +1,4 @@
-import * as crypto from 'node:crypto';
-
-// One-shot hashing (Node ≥ 20.12) is about twice as fast as createHash for small inputs.
-const sha256Hex: (text: string) => string =
-  typeof (crypto as { hash?: unknown }).hash === 'function'
-    ? (text) => (crypto as unknown as { hash(alg: string, data: string, enc: 'hex'): string }).hash('sha256', text, 'hex')
-    : (text) => crypto.createHash('sha256').update(text).digest('hex');
+import { sha256 } from '../sha256.js';
 
 /**
  * hash(n) = SHA-256(prevHash | instance | seq | recordText), where recordText is the record's JSON
@@ -14,5 +8,5 @@ const sha256Hex: (text: string) => string =
  * re-canonicalised form keeps the per-record cost to one serialisation.
  */
 export function chainHash(prevHash: string, instance: string, seq: number, recordText: string): string {
-  return sha256Hex(`${prevHash}|${instance}|${seq}|${recordText}`);
+  return sha256(`${prevHash}|${instance}|${seq}|${recordText}`, 'hex');
 }

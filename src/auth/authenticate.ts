@@ -51,6 +51,18 @@ export function createAuthenticator(auth: AuthConfig, now: () => number = Date.n
   const requireToken = new Set(auth.requireTokenFor);
   const requireBound = new Set(auth.requireBoundTokenFor);
 
+  // A token presented without a certificate names the same caller on every request: its
+  // principal is built once per verified (cached) token, not spread out of the claims each time.
+  const tokenOnlyPrincipals = new WeakMap<VerifiedToken, Principal>();
+  function tokenOnlyPrincipal(token: VerifiedToken): Principal {
+    let principal = tokenOnlyPrincipals.get(token);
+    if (!principal) {
+      principal = Object.freeze({ ...token.claims, via: 'token', issuer: token.issuerId, certificateThumbprint: undefined });
+      tokenOnlyPrincipals.set(token, principal);
+    }
+    return principal;
+  }
+
   async function verifiedToken(token: string): Promise<{ ok: true; token: VerifiedToken } | Exclude<AuthResult, { ok: true }>> {
     const digest = TokenCache.digest(token);
     const cached = cache.get(digest);
@@ -97,12 +109,9 @@ export function createAuthenticator(auth: AuthConfig, now: () => number = Date.n
           ? authFailure('CUSTODIAN_AUTH_INVALID', 'This caller needs a token bound to its certificate (cnf.x5t#S256).')
           : authFailure('CUSTODIAN_CLIENT_CERT_REQUIRED', 'This caller must present its client certificate.');
       }
-      principal = {
-        ...claims,
-        via: cert ? 'token+certificate' : 'token',
-        issuer: issuerId,
-        certificateThumbprint: cert?.thumbprint,
-      };
+      principal = cert
+        ? { ...claims, via: 'token+certificate', issuer: issuerId, certificateThumbprint: cert.thumbprint }
+        : tokenOnlyPrincipal(verified.token);
     } else if (certApplication) {
       if (requireToken.has('service') || requireBound.has('service')) {
         return authFailure('CUSTODIAN_AUTH_MISSING', 'This caller must also present a bearer token.');

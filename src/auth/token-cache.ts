@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { sha256 } from '../sha256.js';
 import type { VerifiedToken } from './jwt.js';
 
 /**
@@ -19,7 +19,7 @@ export class TokenCache {
   }
 
   static digest(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return sha256(token, 'base64url');
   }
 
   get(digest: string): VerifiedToken | undefined {
