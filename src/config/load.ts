@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { compileRoutes } from '../policy/routes.js';
@@ -6,6 +5,7 @@ import { type BuildContext, buildAuth, buildPurposes, endOfDayEpoch, type RawAut
 import { DETECTOR_KINDS, type DetectorKind } from '../mask/detectors.js';
 import { buildClients, type RawClient } from './build-clients.js';
 import { isLoopbackHost } from './loopback.js';
+import { sha256 } from '../sha256.js';
 import { buildAudit, buildStore, type RawAudit, type RawStore } from './build-audit.js';
 import { buildDatabase, type RawDatabase } from './build-database.js';
 import {
@@ -274,7 +274,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
   const config: Config = {
     source,
     baseDir,
-    digest: createHash('sha256').update(text, 'utf8').digest('hex'),
+    digest: sha256(text, 'hex'),
     text,
     mode,
     listen: {

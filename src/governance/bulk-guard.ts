@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sha256 } from '../sha256.js';
 import type { Db } from '../store/db.js';
 
 /**
@@ -6,7 +7,7 @@ import type { Db } from '../store/db.js';
  * count is exact) while an id that is itself an identifier never sits in the table in clear.
  */
 function digestOf(customerId: string): string {
-  return remembered(digestMemo, customerId, () => createHash('sha256').update(customerId).digest('base64url').slice(0, 22));
+  return remembered(digestMemo, customerId, () => sha256(customerId, 'base64url').slice(0, 22));
 }
 
 /**
