@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { compileFieldPlan } from '../src/mask/plan.js';
 import { FieldReport } from '../src/mask/report.js';
-import { transformValue } from '../src/mask/walk.js';
+import { applyView } from '../src/mask/walk.js';
 import { customerJson } from './fixtures.js';
 import { benchClassification, benchRoute } from './policy.js';
 import type { BenchSection } from './results.js';
@@ -20,7 +20,7 @@ function bufferedRate(view = true): number {
   let bytes = 0;
   const start = performance.now();
   while (performance.now() < deadline) {
-    JSON.stringify(view ? transformValue(JSON.parse(body), plan, new FieldReport()) : JSON.parse(body));
+    JSON.stringify(view ? applyView(JSON.parse(body), plan, new FieldReport()) : JSON.parse(body));
     bytes += bodyBytes;
   }
   return bytes / 1e6 / ((performance.now() - start) / 1000);

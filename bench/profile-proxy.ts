@@ -264,7 +264,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   // BENCH_FROM_BUILD=1: build first and run the gateway from dist/, and print its costliest lines.
   const fromBuild = process.env.BENCH_FROM_BUILD === '1';
   if (fromBuild) buildGateway();
-  const p = await profileStages({ fromBuild });
+  // BENCH_PROFILE_RATE=n: hold the load to n requests/s (the bare proxy at Custodian's rate).
+  const rate = process.env.BENCH_PROFILE_RATE ? Number(process.env.BENCH_PROFILE_RATE) : undefined;
+  const p = await profileStages({ fromBuild, rate });
   console.log(`${p.requests} requests in ${seconds} s; gateway process CPU ${p.perRequest.toFixed(0)} µs per request (main thread ${p.mainThread.toFixed(0)} µs sampled)`);
   console.log(`event-loop delay under load: p50 ${p.loop.p50.toFixed(2)} ms, p99 ${p.loop.p99.toFixed(2)} ms, max ${p.loop.max.toFixed(2)} ms`);
   for (const { stage, us } of p.stages.slice(0, 30)) console.log(`${us.toFixed(1).padStart(8)} µs  ${stage}`);

@@ -5,7 +5,7 @@ import { addHits } from '../mask/detectors.js';
 import { decodedBody, firstSignificantByte, ignoreLateError, isJsonContentType, readPrefix } from '../mask/body.js';
 import { FieldReport } from '../mask/report.js';
 import { ArrayMaskingStream } from '../mask/stream-array.js';
-import { TransformError, transformValue } from '../mask/walk.js';
+import { TransformError, applyView } from '../mask/walk.js';
 import { SubjectSet } from '../audit/subjects.js';
 import { BulkBudget, loadBulkBudget } from '../governance/bulk-guard.js';
 import { ResponseScoper } from '../governance/response-scope.js';
@@ -152,7 +152,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
       if (prefix.ended) {
         const observed = JSON.parse(Buffer.concat(prefix.chunks).toString('utf8'));
         (await responseScoper(request, decision, db, observed)).applyToValue(observed);
-        transformValue(observed, plan, report);
+        applyView(observed, plan, report);
         reply.send(Buffer.concat(prefix.chunks));
       } else {
         const rest = new PassThrough();
@@ -169,7 +169,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
       const value = JSON.parse(Buffer.concat(prefix.chunks).toString('utf8'));
       const scoper = await responseScoper(request, decision, db, value);
       scoper.applyToValue(value);
-      const masked = JSON.stringify(transformValue(value, plan, report));
+      const masked = JSON.stringify(applyView(value, plan, report));
       rewrittenHeaders(reply);
       noteScope(request, reply, scoper);
       reply.send(masked);
@@ -182,7 +182,7 @@ export async function transformResponse(request: FastifyRequest, reply: FastifyR
       const value = JSON.parse(Buffer.concat([...prefix.chunks, ...whole.chunks]).toString('utf8'));
       const scoper = await responseScoper(request, decision, db, value);
       scoper.applyToValue(value);
-      const masked = JSON.stringify(transformValue(value, plan, report));
+      const masked = JSON.stringify(applyView(value, plan, report));
       rewrittenHeaders(reply);
       noteScope(request, reply, scoper);
       reply.send(masked);

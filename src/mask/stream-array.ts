@@ -2,7 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FieldPlan } from './plan.js';
 import type { FieldReport } from './report.js';
-import { TransformError, transformValue } from './walk.js';
+import { TransformError, applyView } from './walk.js';
 
 enum State {
   Start,
@@ -106,7 +106,7 @@ export class ArrayMaskingStream extends Transform {
       throw new TransformError('invalid_json', { cause: err });
     }
     if (this.#onElement?.(value) === false) return;
-    const json = JSON.stringify(transformValue(value, this.#plan, this.#report, '$[*]', 1));
+    const json = JSON.stringify(applyView(value, this.#plan, this.#report, '$[*]', 1));
     const piece = this.#first ? json : `,${json}`;
     this.#out.push(piece);
     this.#outLength += piece.length;

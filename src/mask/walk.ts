@@ -34,33 +34,43 @@ function scanned(value: Scalar, report: FieldReport, kinds: DetectorSelection): 
 }
 
 /**
- * Set a property on an output object. Output objects are ordinary objects (fast in V8, unlike
- * null-prototype ones); `__proto__` is defined as an own data property so it stays plain data.
+ * Set a property of the value being rewritten. `__proto__` (an own data property, as JSON.parse
+ * makes it) is redefined rather than assigned: assigning would call Object.prototype's setter
+ * and swap the object's prototype instead of changing the field.
  */
-function put(out: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-  else out[key] = value;
+function put(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /** Apply a masking operator to a whole subtree: every scalar leaf gets it, structure kept. */
 function applyDeep(value: unknown, op: CompiledOperator, depth: number): unknown {
   if (depth > MAX_DEPTH) throw new TransformError('too_deep');
   if (value === null) return null;
-  if (Array.isArray(value)) return value.map((v) => applyDeep(v, op, depth + 1));
-  if (typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) put(out, key, applyDeep((value as Record<string, unknown>)[key], op, depth + 1));
-    return out;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = applyDeep(value[i], op, depth + 1);
+    return value;
   }
-  return op.apply(value as Scalar);
+  if (typeof value === 'object') {
+    const source = value as Record<string, unknown>;
+    for (const key of Object.keys(source)) put(source, key, applyDeep(source[key], op, depth + 1));
+    return source;
+  }
+  const result = op.apply(value as Scalar);
+  return result === DROP ? undefined : result;
 }
 
 /**
- * Build the purpose's view of a parsed JSON value. The input is never mutated; output objects
- * have no prototype, so hostile keys (`__proto__`, `constructor`) are plain data. Unknown keys
- * follow the plan's `unknown` rule (drop by default).
+ * Rewrite a freshly parsed JSON value, in place, into the purpose's view, and return it for
+ * JSON.stringify. In place because the value is the request's own and is thrown away once
+ * serialised: building a second tree cost more than the masking (allocations, and keyed stores
+ * that lose the parsed objects' shapes). A field the view drops is set to undefined, which
+ * JSON.stringify leaves out, so what is returned must only be serialised by it — never read
+ * field by field — and the caller must not hold the value for anything else. Hostile keys
+ * (`__proto__`, `constructor`) stay plain data. Unknown keys follow the plan's `unknown` rule
+ * (drop by default).
  */
-export function transformValue(value: unknown, plan: FieldPlan, report: FieldReport, path = '$', depth = 0): unknown {
+export function applyView(value: unknown, plan: FieldPlan, report: FieldReport, path = '$', depth = 0): unknown {
   if (depth > MAX_DEPTH) throw new TransformError('too_deep');
   if (value === null || typeof value !== 'object') {
     // A bare scalar (top level or an array item) has no field name: scan it if detectors are on.
@@ -69,11 +79,13 @@ export function transformValue(value: unknown, plan: FieldPlan, report: FieldRep
   const tracking = plan.byPath.size > 0;
   if (Array.isArray(value)) {
     const itemPath = tracking ? `${path}[*]` : path;
-    const out = new Array(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = transformValue(value[i], plan, report, itemPath, depth + 1);
-    return out;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const viewed = applyView(item, plan, report, itemPath, depth + 1);
+      if (viewed !== item) value[i] = viewed;
+    }
+    return value;
   }
-  const out: Record<string, unknown> = {};
   const source = value as Record<string, unknown>;
   for (const key of Object.keys(source)) {
     const childPath = tracking ? `${path}.${key}` : path;
@@ -83,26 +95,27 @@ export function transformValue(value: unknown, plan: FieldPlan, report: FieldRep
       // An unknown key that is itself an identifier ({"13812345678": …}) cannot be masked
       // without colliding with its neighbours: the field is dropped.
       report.record(IDENTIFIER_KEY_RULE, '(identifier key)');
+      put(source, key, undefined);
       continue;
     }
     const action = rule.operator.action;
     report.record(rule, key);
-    if (action === 'dropped') continue;
-    if (action === 'nulled') {
-      put(out, key, null);
-    } else if (action === 'kept') {
-      if (child !== null && typeof child === 'object') {
-        put(out, key, transformValue(child, plan, report, childPath, depth + 1));
-      } else {
-        put(out, key, rule.scan && child !== null ? scanned(child as Scalar, report, plan.detectorKinds) : child);
+    if (action === 'kept') {
+      if (child !== null && typeof child === 'object') applyView(child, plan, report, childPath, depth + 1);
+      else if (rule.scan && child !== null) {
+        const masked = scanned(child as Scalar, report, plan.detectorKinds);
+        if (masked !== child) put(source, key, masked);
       }
+    } else if (action === 'dropped') {
+      put(source, key, undefined);
+    } else if (action === 'nulled') {
+      put(source, key, null);
     } else if (child !== null && typeof child === 'object') {
-      put(out, key, applyDeep(child, rule.operator, depth + 1));
-    } else {
-      const result = child === null ? null : rule.operator.apply(child as Scalar);
-      if (result === DROP) continue;
-      put(out, key, result);
+      applyDeep(child, rule.operator, depth + 1);
+    } else if (child !== null) {
+      const result = rule.operator.apply(child as Scalar);
+      put(source, key, result === DROP ? undefined : result);
     }
   }
-  return out;
+  return source;
 }

@@ -8,7 +8,7 @@ import { RestrictionCache } from '../governance/restrictions.js';
 import { ResponseScoper, type ScopeCounts } from '../governance/response-scope.js';
 import type { FieldPlan, FieldRule } from '../mask/plan.js';
 import { FieldReport } from '../mask/report.js';
-import { TransformError, transformValue } from '../mask/walk.js';
+import { TransformError, applyView } from '../mask/walk.js';
 import type { Policy } from '../policy/compile.js';
 import { SubjectSet } from '../audit/subjects.js';
 import type { Db } from '../store/db.js';
@@ -160,7 +160,7 @@ export async function explain(facts: RequestFacts, policy: Policy, stores: Decis
     scope = scoper.counts;
     listFields(value, plan, '$', fields);
     try {
-      view = JSON.parse(JSON.stringify(transformValue(value, plan, new FieldReport())));
+      view = JSON.parse(JSON.stringify(applyView(value, plan, new FieldReport())));
     } catch (err) {
       if (err instanceof TransformError) return { ...base, decision: 'deny', reason: 'CUSTODIAN_TRANSFORM_INVALID_BODY', fields: [], view: undefined, scope };
       throw err;

@@ -4,7 +4,7 @@ import { bankCardNumber, prng, residentId } from '../../src/demo/dataset.js';
 import { residentIdCheckChar } from '../../src/mask/cn-checksums.js';
 import { FieldReport } from '../../src/mask/report.js';
 import { ArrayMaskingStream } from '../../src/mask/stream-array.js';
-import { transformValue } from '../../src/mask/walk.js';
+import { applyView } from '../../src/mask/walk.js';
 import { planFor } from '../helpers/masking.js';
 
 const HOSTILE_KEYS = ['__proto__', 'constructor', 'prototype', '', 'a.b', '[*]', '$', '名字', '😀', 'toString', 'hasOwnProperty'];
@@ -84,7 +84,7 @@ t.test(`random documents never show a planted value (seed ${seed})`, async (t) =
       const planted: string[] = [];
       const doc = randomDoc(rand, planted, 0);
       const json = JSON.stringify(doc);
-      const out = JSON.stringify(transformValue(JSON.parse(json), plan, new FieldReport()));
+      const out = JSON.stringify(applyView(JSON.parse(json), plan, new FieldReport()));
       plantedTotal += planted.length;
       const leaked = leaks(out, planted);
       if (leaked.length > 0) failures.push(`doc ${i}: ${leaked.length} planted value(s) visible`);
@@ -98,17 +98,17 @@ t.test('deep nesting to 1,000 levels, huge arrays, unicode keys', async (t) => {
   const id = `11010119900307123${residentIdCheckChar('11010119900307123')}`;
   let deep: unknown = { mobile: '13812345678', remarks: `身份证${id}` };
   for (let i = 0; i < 1000; i++) deep = i % 2 ? { items: deep } : [deep];
-  const deepOut = JSON.stringify(transformValue(JSON.parse(JSON.stringify(deep)), planFor({ unknownFields: 'keep' }), new FieldReport()));
+  const deepOut = JSON.stringify(applyView(JSON.parse(JSON.stringify(deep)), planFor({ unknownFields: 'keep' }), new FieldReport()));
   t.ok(!deepOut.includes('13812345678'), 'mobile masked 1,000 levels down');
   t.ok(!deepOut.includes(id), 'ID in free text masked 1,000 levels down');
   t.ok(deepOut.includes('138****5678'));
 
   let tooDeep: unknown = 1;
   for (let i = 0; i < 3000; i++) tooDeep = [tooDeep];
-  t.throws(() => transformValue(tooDeep, planFor(), new FieldReport()), /too_deep/, 'refused, not a stack overflow');
+  t.throws(() => applyView(tooDeep, planFor(), new FieldReport()), /too_deep/, 'refused, not a stack overflow');
 
   const huge = Array.from({ length: 200_000 }, (_, i) => ({ id: i, mobile: '13912345678', 名字: '😀' }));
-  const hugeOut = transformValue(huge, planFor({ unknownFields: 'keep' }), new FieldReport()) as { mobile: string; 名字: string }[];
+  const hugeOut = applyView(huge, planFor({ unknownFields: 'keep' }), new FieldReport()) as { mobile: string; 名字: string }[];
   t.equal(hugeOut.length, 200_000);
   t.equal(hugeOut[199_999]?.mobile, '139****5678');
   t.equal(hugeOut[5]?.名字, '😀');
@@ -121,7 +121,7 @@ t.test('the streaming masker gives exactly the buffered result, whatever the chu
     const planted: string[] = [];
     const items = Array.from({ length: 1 + Math.floor(rand() * 8) }, () => randomDoc(rand, planted, 2));
     const json = JSON.stringify(items, null, round % 3 === 0 ? 2 : undefined);
-    const expected = JSON.stringify(transformValue(JSON.parse(json), plan, new FieldReport()));
+    const expected = JSON.stringify(applyView(JSON.parse(json), plan, new FieldReport()));
     const bytes = Buffer.from(json);
     const stream = new ArrayMaskingStream(plan, new FieldReport(), 1 << 20);
     const chunks: string[] = [];
