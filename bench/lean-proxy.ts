@@ -1,0 +1,62 @@
+/**
+ * An experiment, not part of `npm run bench`: what the proxying itself costs when done through
+ * @fastify/http-proxy (reply-from, streaming, as the bare baseline and Custodian do) against one
+ * fastify route that calls an undici Pool directly, reads the whole body and sends it as a
+ * Buffer (what a buffered, masked response needs anyway). Same TLS, same upstream, request and
+ * response headers copied in both. Proxy pinned to core 0, upstream and autocannon to core 1;
+ * 16 connections, 10 s of warm-up, 5 s measured; prints requests/s and process CPU per request.
+ *
+ *   taskset -c 0 node --import tsx bench/lean-proxy.ts reply-from
+ *   taskset -c 0 node --import tsx bench/lean-proxy.ts direct
+ */
+import { spawn } from 'node:child_process';
+import fastifyHttpProxy from '@fastify/http-proxy';
+import Fastify from 'fastify';
+import { generate } from 'selfsigned';
+import { Pool } from 'undici';
+
+type Headers = Record<string, string | string[] | undefined>;
+
+const kind = process.argv[2];
+if (kind !== 'reply-from' && kind !== 'direct') throw new Error('usage: lean-proxy.ts reply-from|direct');
+const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
+const upstream = spawn('taskset', ['-c', '1', process.execPath, '--import', 'tsx', 'bench/servers/upstream.ts'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const port = await new Promise<number>((resolve) => upstream.once('message', (m: { port: number }) => resolve(m.port)));
+const app = Fastify({ https: { cert: pems.cert, key: pems.private }, logger: false });
+if (kind === 'reply-from') {
+  await app.register(fastifyHttpProxy, { upstream: `http://127.0.0.1:${port}` });
+} else {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 16 });
+  app.get('/*', async (request, reply) => {
+    const { host: _host, connection: _connection, ...headers } = request.headers as Headers;
+    const res = await pool.request({ method: 'GET', path: request.url, headers });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    const { connection: _c, 'keep-alive': _k, 'transfer-encoding': _t, ...out } = res.headers as Headers;
+    reply.code(res.statusCode).headers(out).send(body);
+  });
+}
+await app.listen({ host: '127.0.0.1', port: 0 });
+const address = app.server.address();
+const url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/api/customers/small`;
+
+function load(seconds: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const args = ['-c', '1', 'npx', 'autocannon', '-j', '-c', '16', '-d', String(seconds), url];
+    const child = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' } });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk));
+    child.once('exit', () => {
+      const result = JSON.parse(out) as { requests: { total: number }; non2xx: number; errors: number };
+      if (result.non2xx || result.errors) reject(new Error(`${result.non2xx} non-2xx, ${result.errors} errors`));
+      else resolve(result.requests.total);
+    });
+  });
+}
+
+await load(10);
+const before = process.cpuUsage();
+const requests = await load(5);
+const cpu = process.cpuUsage(before);
+console.log(`${kind}: ${(requests / 5).toFixed(0)} req/s, ${((cpu.user + cpu.system) / requests).toFixed(0)} µs CPU per request`);
+await app.close();
+upstream.kill();
