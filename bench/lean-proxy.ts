@@ -14,6 +14,7 @@ import fastifyHttpProxy from '@fastify/http-proxy';
 import Fastify from 'fastify';
 import { generate } from 'selfsigned';
 import { Pool } from 'undici';
+import { loadFromProcess } from './load-process.js';
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -39,19 +40,7 @@ await app.listen({ host: '127.0.0.1', port: 0 });
 const address = app.server.address();
 const url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/api/customers/small`;
 
-function load(seconds: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const args = ['-c', '1', 'npx', 'autocannon', '-j', '-c', '16', '-d', String(seconds), url];
-    const child = spawn('taskset', args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' } });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk));
-    child.once('exit', () => {
-      const result = JSON.parse(out) as { requests: { total: number }; non2xx: number; errors: number };
-      if (result.non2xx || result.errors) reject(new Error(`${result.non2xx} non-2xx, ${result.errors} errors`));
-      else resolve(result.requests.total);
-    });
-  });
-}
+const load = (seconds: number) => loadFromProcess(url, seconds, { core: 1 });
 
 await load(10);
 const before = process.cpuUsage();

@@ -22,6 +22,7 @@ import { generate } from 'selfsigned';
 import { loadConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/logging.js';
 import { startGateway } from '../src/server.js';
+import { loadFromProcess } from './load-process.js';
 import { buildUrl, type CostlyLine, costlyLines } from './profile-lines.js';
 import { benchPolicy, WARM_UP_SEC } from './proxy.js';
 import type { BenchSection } from './results.js';
@@ -127,23 +128,8 @@ export async function profileStages(options: ProfileTarget = {}): Promise<StageP
         ? await bareProxy(upstreamPort, pems.cert, pems.private)
         : await modules.startGateway(modules.loadConfig(join(dir, `${name}.yaml`)), { logger: modules.silentLogger(), varDir: join(dir, 'var') });
     const url = `${gateway.dataUrl}${path}`;
-    const cannon = (duration: number) =>
-      new Promise<number>((resolve, reject) => {
-        const rate = options.rate === undefined ? [] : ['-R', String(Math.round(options.rate))];
-        const args = ['autocannon', '-j', '-c', '16', '-d', String(duration), ...rate, '-H', `authorization=Bearer ${token}`, '-H', 'x-purpose=customer_service', url];
-        const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' } });
-        let out = '';
-        child.stdout.on('data', (c: Buffer) => (out += c));
-        child.once('exit', () => {
-          try {
-            const r = JSON.parse(out) as { requests: { total: number }; non2xx: number; errors: number };
-            if (r.non2xx || r.errors) reject(new Error(`${r.non2xx} non-2xx, ${r.errors} errors`));
-            resolve(r.requests.total);
-          } catch (err) {
-            reject(err);
-          }
-        });
-      });
+    const headers = [`authorization=Bearer ${token}`, 'x-purpose=customer_service'];
+    const cannon = (duration: number) => loadFromProcess(url, duration, { headers, rate: options.rate });
     await cannon(WARM_UP_SEC); // until V8 has finished compiling the request path (see bench/proxy.ts)
     const session = new Session();
     session.connect();
