@@ -2,13 +2,13 @@ import t from 'tap';
 import { FieldReport } from '../../src/mask/report.js';
 import { applyView } from '../../src/mask/walk.js';
 import type { FieldPlan } from '../../src/mask/plan.js';
+import { customer } from '../../src/demo/dataset.js';
+import { dictionary, planFor } from '../helpers/masking.js';
 
 /** What a client receives: the view of a fresh copy of `value`, serialised and read back. */
 function viewOf(value: unknown, plan: FieldPlan, report: FieldReport): unknown {
   return JSON.parse(JSON.stringify(applyView(JSON.parse(JSON.stringify(value)), plan, report)));
 }
-import { customer } from '../../src/demo/dataset.js';
-import { dictionary, planFor } from '../helpers/masking.js';
 
 const c = customer(7);
 const record = { id: 7, name: c.name, idNumber: c.idNumber, mobile: c.mobile, bankCard: c.bankCard, password: 's3cret', remarks: `电话${c.mobile}`, nickname: 'x' };
@@ -48,8 +48,9 @@ t.test('views: field beats class beats default; C3 only when named', async (t) =
 
 t.test('names match at any depth, in arrays and nested objects; containers under a masking rule are masked leaf by leaf', async (t) => {
   const doc = { items: [{ id: 1, name: '张三', contacts: [{ mobile: '13812345678' }] }, { id: 2, address: { line: '北京市东城区王府井大街1号', extra: ['13912345678'] } }] };
-  const out = viewOf(doc, planFor({ classification: dictionary({ contacts: ['public', 'keep'] }) }), new FieldReport());
-  const o = JSON.parse(JSON.stringify(out));
+  const o = viewOf(doc, planFor({ classification: dictionary({ contacts: ['public', 'keep'] }) }), new FieldReport()) as {
+    items: [{ name: string; contacts: [{ mobile: string }] }, { address: { line: string } }];
+  };
   t.equal(o.items[0].name, '张*');
   t.equal(o.items[0].contacts[0].mobile, '138****5678');
   t.equal(o.items[1].address.line, '北京市东城区****', 'address object: each leaf through the address preset');
