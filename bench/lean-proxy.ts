@@ -7,6 +7,7 @@
  * 16 connections, 10 s of warm-up, 5 s measured; prints requests/s and process CPU per request.
  *
  *   taskset -c 0 node --import tsx bench/lean-proxy.ts reply-from
+ *   taskset -c 0 node --import tsx bench/lean-proxy.ts reply-from-buffered
  *   taskset -c 0 node --import tsx bench/lean-proxy.ts direct
  */
 import { spawn } from 'node:child_process';
@@ -19,13 +20,39 @@ import { loadFromProcess } from './load-process.js';
 type Headers = Record<string, string | string[] | undefined>;
 
 const kind = process.argv[2];
-if (kind !== 'reply-from' && kind !== 'direct') throw new Error('usage: lean-proxy.ts reply-from|direct');
+const KINDS = ['reply-from', 'reply-from-buffered', 'handler', 'direct'];
+if (!KINDS.includes(kind ?? '')) throw new Error(`usage: lean-proxy.ts ${KINDS.join('|')}`);
 const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
 const upstream = spawn('taskset', ['-c', '1', process.execPath, '--import', 'tsx', 'bench/servers/upstream.ts'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const port = await new Promise<number>((resolve) => upstream.once('message', (m: { port: number }) => resolve(m.port)));
 const app = Fastify({ https: { cert: pems.cert, key: pems.private }, logger: false });
 if (kind === 'reply-from') {
   await app.register(fastifyHttpProxy, { upstream: `http://127.0.0.1:${port}` });
+} else if (kind === 'reply-from-buffered') {
+  // As Custodian does: reply-from's request, the body read whole in onResponse, sent as one Buffer.
+  await app.register(fastifyHttpProxy, {
+    upstream: `http://127.0.0.1:${port}`,
+    replyOptions: {
+      onResponse(_request, reply, res) {
+        const chunks: Buffer[] = [];
+        res.stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.stream.on('end', () => reply.send(Buffer.concat(chunks)));
+      },
+    },
+  });
+} else if (kind === 'handler') {
+  // @fastify/http-proxy's routes and body handling, its handler replaced by a direct undici call.
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 16 });
+  await app.register(fastifyHttpProxy, {
+    upstream: `http://127.0.0.1:${port}`,
+    async handler(request, reply) {
+      const { host: _host, connection: _connection, ...headers } = request.headers as Headers;
+      const res = await pool.request({ method: 'GET', path: request.url, headers });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      const { connection: _c, 'keep-alive': _k, 'transfer-encoding': _t, ...out } = res.headers as Headers;
+      reply.code(res.statusCode).headers(out).send(body);
+    },
+  });
 } else {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 16 });
   app.get('/*', async (request, reply) => {
