@@ -15,7 +15,7 @@ import type { Allow } from '../pipeline/decision.js';
 import type { Db } from '../store/db.js';
 import { sendError } from './errors.js';
 
-/** The part of an undici response reply-from hands to onResponse. */
+/** The upstream's answer as the proxy stage hands it over: status, headers, and the body unread. */
 export interface UpstreamResponse {
   readonly statusCode: number;
   readonly headers: Record<string, string | string[] | undefined>;

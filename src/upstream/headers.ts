@@ -12,6 +12,9 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'http2-settings',
+  // Not hop-by-hop, but met here: Node's server has already answered `100-continue` by the time
+  // the body is forwarded (and undici refuses to send an Expect of its own).
+  'expect',
 ]);
 
 function connectionListed(value: string | string[] | undefined): Set<string> {

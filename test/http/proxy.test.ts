@@ -179,6 +179,37 @@ t.test('upstream failures map to stable codes', async (t) => {
     t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_UPSTREAM_UNAVAILABLE');
   });
 
+  t.test('an upstream that answers 503 is asked once, and its answer released', async (t) => {
+    // reply-from re-sent such a GET up to ten times, Retry-After apart: one client request became
+    // eleven upstream requests against an upstream that had just said it was overloaded.
+    const origin = await startOrigin();
+    t.teardown(() => origin.close());
+    origin.handle((_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' });
+      res.end('{"busy":true}');
+    });
+    const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes: basicRoutes() });
+    const res = await rawHttps(gw.port, get('/api/customers/1', auth), { ca: gw.ca });
+    t.equal(res.status, 503);
+    t.equal(origin.seen.length, 1, 'forwarded exactly once');
+  });
+
+  t.test('an upstream that answers with a status no client can be given → 502', async (t) => {
+    const origin = await startOrigin();
+    t.teardown(() => origin.close());
+    origin.handle((req, res) => {
+      // A 101 to a request that asked for no upgrade, written by hand.
+      res.socket?.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      void req;
+    });
+    const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes: basicRoutes() });
+    const res = await rawHttps(gw.port, get('/api/customers/1', auth), { ca: gw.ca });
+    t.equal(res.status, 502);
+    t.equal(JSON.parse(res.body).error.code, 'CUSTODIAN_UPSTREAM_ERROR');
+    const after = await rawHttps(gw.port, get('/api/customers/1', auth), { ca: gw.ca });
+    t.equal(after.status, 502, 'and the gateway is still serving');
+  });
+
   t.test('an upstream that closes mid-body: the client never sees a complete response', async (t) => {
     const origin = await startOrigin();
     t.teardown(() => origin.close());
@@ -219,4 +250,63 @@ t.test('forwardAuthorization: true passes the client Authorization through', asy
   });
   await rawHttps(gw.port, get('/api/customers/1', auth), { ca: gw.ca });
   t.equal(origin.seen[0]?.headers.authorization, auth[0]?.slice('Authorization: '.length));
+});
+
+t.test('request bodies reach the upstream byte for byte, whatever their type and framing', async (t) => {
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes: basicRoutes() });
+  const post = (headers: string[], body: string) =>
+    rawHttps(gw.port, ['POST /api/customers HTTP/1.1', 'Host: localhost', ...auth, ...headers, 'Connection: close', '', body].join('\r\n'), { ca: gw.ca });
+  // JSON a parser would rewrite (spacing, key order, a duplicate key, an escaped character).
+  const json = '{ "b":1,  "a":"\\u0041", "a":2 }';
+  const cases: { name: string; headers: string[]; body: string; expected: string }[] = [
+    { name: 'JSON', headers: ['Content-Type: application/json', `Content-Length: ${Buffer.byteLength(json)}`], body: json, expected: json },
+    { name: 'a form', headers: ['Content-Type: application/x-www-form-urlencoded', 'Content-Length: 15'], body: 'a=1&b=%E4%B8%AD', expected: 'a=1&b=%E4%B8%AD' },
+    { name: 'no type', headers: ['Content-Length: 3'], body: 'xyz', expected: 'xyz' },
+    { name: 'chunked', headers: ['Content-Type: text/plain', 'Transfer-Encoding: chunked'], body: '4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n', expected: 'abcdefg' },
+  ];
+  for (const c of cases) {
+    const before = origin.seen.length;
+    const res = await post(c.headers, c.body);
+    t.equal(res.status, 200, c.name);
+    t.equal(origin.seen.length, before + 1, `${c.name}: forwarded once`);
+    t.equal(origin.seen.at(-1)?.body, c.expected, `${c.name}: the bytes the client sent`);
+  }
+});
+
+t.test('a client that asks to be told to continue is told, and its body forwarded', async (t) => {
+  // curl sends `Expect: 100-continue` with every body over 1 KB; the gateway answers it itself.
+  const origin = await startOrigin();
+  t.teardown(() => origin.close());
+  const gw = await startTestGateway(t, { upstreams: { origin: { url: origin.url, allowPlaintext: true } }, routes: basicRoutes() });
+  const body = JSON.stringify({ note: 'x'.repeat(2000) });
+  const { request: httpsRequest } = await import('node:https');
+  const result = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+    let continued = false;
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port: gw.port,
+        method: 'POST',
+        path: '/api/customers',
+        ca: gw.ca,
+        servername: 'localhost',
+        headers: { ...Object.fromEntries(auth.map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)])), 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, continued }));
+      },
+    );
+    req.on('continue', () => {
+      continued = true;
+      req.end(body);
+    });
+    req.on('error', reject);
+  });
+  t.ok(result.continued, '100 Continue came back');
+  t.equal(result.status, 200);
+  t.equal(origin.seen.at(-1)?.body, body);
+  t.notOk(origin.seen.at(-1)?.headers.expect, 'the expectation was met here, not passed on');
 });
