@@ -17,7 +17,12 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-function connectionListed(value: string | string[] | undefined): Set<string> {
+const NONE_LISTED: ReadonlySet<string> = new Set();
+
+/** The field names a Connection header lists (each is dropped with it). */
+function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
+  // Nearly every request and response says only keep-alive or close, both hop-by-hop anyway.
+  if (value === undefined || value === 'keep-alive' || value === 'close') return NONE_LISTED;
   const names = new Set<string>();
   const values = value === undefined ? [] : Array.isArray(value) ? value : [value];
   for (const v of values) for (const n of v.split(',')) if (n.trim()) names.add(n.trim().toLowerCase());
