@@ -7,6 +7,20 @@ import { maskedTarget } from './request-state.js';
 /** What one record of a request states beyond the facts every record of it shares. */
 export type RecordOutcome = Pick<AuditRecord, 'decision' | 'reason' | 'status' | 'bytes' | 'latencyMs' | 'fields' | 'detail'>;
 
+// Records written in the same millisecond share one timestamp string: building it is ~2 µs
+// alone and was sampled at ~6 µs per request in the gateway, and under load several records fall
+// in each millisecond.
+let isoMs = -1;
+let isoText = '';
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
 /**
  * One access record of this request: the facts all its records share (all masked, no token, no
  * value) and what this record states. Built as one literal of one shape, keys in the order they
@@ -22,7 +36,7 @@ export function accessRecord(type: AuditRecord['type'], request: FastifyRequest,
     v: 1,
     type,
     id: randomUUID(),
-    time: new Date().toISOString(),
+    time: isoNow(),
     requestId: request.id,
     caller: principal
       ? {
