@@ -20,8 +20,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
-import { benchPolicy } from './proxy.js';
+import { benchFixture } from './proxy.js';
 import { scratchDatabase } from './scratch-database.js';
 
 const [warm = 3000, measured = 2000] = process.argv.slice(2, 4).map(Number);
@@ -98,10 +97,7 @@ async function count(script: string, env: Record<string, string>, headers: reado
 const dir = mkdtempSync(join(tmpdir(), 'custodian-instructions-'));
 const scratch = scratchDatabase();
 try {
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
-  const upstream = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/upstream.ts'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const upstreamPort = await new Promise<number>((resolve) => upstream.once('message', (m: { port: number }) => resolve(m.port)));
-  const token = await benchPolicy(dir, upstreamPort, pems.cert, pems.private, scratch.url);
+  const { pems, upstream, upstreamPort, token } = await benchFixture(dir, scratch.url);
   const [custodian, bare] = await Promise.all([
     count('bench/servers/custodian.ts', { BENCH_DIR: dir }, [`authorization=Bearer ${token}`, 'x-purpose=customer_service'], dir, 'custodian'),
     count('bench/servers/bare-proxy.ts', { BENCH_UPSTREAM: `http://127.0.0.1:${upstreamPort}`, BENCH_CERT: pems.cert, BENCH_KEY: pems.private }, [], dir, 'bare'),

@@ -10,7 +10,7 @@
  *   npx tsx bench/profile-proxy.ts       (printed; BENCH_AUDIT=async leaves out the fsync;
  *                                         BENCH_FROM_BUILD=1 profiles the build, with source lines)
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fastifyHttpProxy from '@fastify/http-proxy';
 import Fastify from 'fastify';
 import { Session } from 'node:inspector/promises';
@@ -18,13 +18,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import { loadConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/logging.js';
 import { startGateway } from '../src/server.js';
 import { loadFromProcess } from './load-process.js';
 import { buildUrl, type CostlyLine, costlyLines } from './profile-lines.js';
-import { benchPolicy, WARM_UP_SEC } from './proxy.js';
+import { benchFixture, WARM_UP_SEC } from './proxy.js';
 import type { BenchSection } from './results.js';
 import { scratchDatabase } from './scratch-database.js';
 
@@ -116,10 +115,7 @@ export async function profileStages(options: ProfileTarget = {}): Promise<StageP
   const dir = mkdtempSync(join(tmpdir(), 'custodian-profile-'));
   const scratch = scratchDatabase();
   try {
-    const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
-    const upstream = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/upstream.ts'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const upstreamPort = await new Promise<number>((resolve) => upstream.once('message', (m: { port: number }) => resolve(m.port)));
-    const token = await benchPolicy(dir, upstreamPort, pems.cert, pems.private, scratch.url);
+    const { pems, upstream, upstreamPort, token } = await benchFixture(dir, scratch.url);
     const name = process.env.BENCH_AUDIT === 'async' ? 'custodian-async' : 'custodian';
     // BENCH_PROFILE_TARGET=bare profiles the bare @fastify/http-proxy the same way, for comparison.
     const modules = await gatewayModules(options.fromBuild ?? false);

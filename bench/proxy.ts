@@ -190,6 +190,18 @@ async function measureAll(targets: readonly Target[], path: string): Promise<Mea
   return results;
 }
 
+/**
+ * What a single-gateway measurement starts from: the bench upstream in its own process (not
+ * pinned), a certificate for the proxies, and the bench policy written into `dir`, whose caller's
+ * token is returned.
+ */
+export async function benchFixture(dir: string, databaseUrl: string | undefined): Promise<{ pems: { cert: string; private: string }; upstream: ChildProcess; upstreamPort: number; token: string }> {
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256' });
+  const { child: upstream, port: upstreamPort } = await startServer('bench/servers/upstream.ts', {}, undefined);
+  const token = await benchPolicy(dir, upstreamPort, pems.cert, pems.private, databaseUrl);
+  return { pems, upstream, upstreamPort, token };
+}
+
 export async function benchPolicy(dir: string, upstreamPort: number, cert: string, key: string, databaseUrl: string | undefined): Promise<string> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   writeFileSync(join(dir, 'server.pem'), cert);
