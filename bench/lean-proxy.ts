@@ -1,14 +1,16 @@
 /**
- * An experiment, not part of `npm run bench`: what the proxying itself costs when done through
- * @fastify/http-proxy (reply-from, streaming, as the bare baseline and Custodian do) against one
- * fastify route that calls an undici Pool directly, reads the whole body and sends it as a
- * Buffer (what a buffered, masked response needs anyway). Same TLS, same upstream, request and
- * response headers copied in both. Proxy pinned to core 0, upstream and autocannon to core 1;
- * 16 connections, 10 s of warm-up, 5 s measured; prints requests/s and process CPU per request.
+ * An experiment, not part of `npm run bench`: what the proxying itself costs. `reply-from` is
+ * @fastify/http-proxy streaming the body (the bench's bare baseline); `reply-from-buffered` the
+ * same reading the body whole in onResponse and sending one Buffer (what Custodian did before its
+ * proxy stage called undici itself); `handler` keeps @fastify/http-proxy's routes and body
+ * parsers but replaces reply.from with a direct undici call; `direct` is one fastify route
+ * calling an undici Pool and sending the whole body as a Buffer (what Custodian's stage does
+ * now). Same TLS, same upstream, request and response headers copied in each. Proxy pinned to
+ * core 0, upstream and autocannon to core 1; 16 connections, 10 s of warm-up, 5 s measured;
+ * prints requests/s and process CPU per request. CPU time here moves by a third between runs:
+ * for a difference this small, count instructions (bench/instructions.ts shows how).
  *
- *   taskset -c 0 node --import tsx bench/lean-proxy.ts reply-from
- *   taskset -c 0 node --import tsx bench/lean-proxy.ts reply-from-buffered
- *   taskset -c 0 node --import tsx bench/lean-proxy.ts direct
+ *   taskset -c 0 node --import tsx bench/lean-proxy.ts reply-from|reply-from-buffered|handler|direct
  */
 import { spawn } from 'node:child_process';
 import fastifyHttpProxy from '@fastify/http-proxy';
