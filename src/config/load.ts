@@ -200,6 +200,7 @@ export function parseConfigDetailed(source: string, text: string, options: LoadO
     upstreams.set(name, {
       name,
       origin: url.origin,
+      host: url.host,
       ca: secret(u.ca, ['upstreams', name, 'ca']),
       allowPlaintext,
       connectTimeoutMs: u.connectTimeoutMs ?? 5000,

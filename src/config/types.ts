@@ -40,6 +40,8 @@ export interface UpstreamConfig {
   readonly name: string;
   /** Origin without a trailing slash, e.g. https://loans.internal:8443 */
   readonly origin: string;
+  /** The Host the upstream is asked for: its origin's host and port (port omitted when default). */
+  readonly host: string;
   readonly ca: string | undefined;
   readonly allowPlaintext: boolean;
   readonly connectTimeoutMs: number;

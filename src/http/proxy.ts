@@ -43,17 +43,6 @@ function identityHeaders(principal: Principal, purpose: string): Record<string, 
   return headers;
 }
 
-// The Host an upstream is asked for: its origin's host, computed once per origin.
-const hostOfOrigin = new Map<string, string>();
-function hostOf(origin: string): string {
-  let host = hostOfOrigin.get(origin);
-  if (host === undefined) {
-    host = new URL(origin).host;
-    hostOfOrigin.set(origin, host);
-  }
-  return host;
-}
-
 /**
  * The upstream's answer, read into the reply: its status, the headers the route's header policy
  * releases (identifiers in a Location or a Set-Cookie masked, unknown headers dropped), and then
@@ -120,7 +109,7 @@ export async function registerProxy(app: FastifyInstance, dispatcher: Agent, db:
       return;
     }
     const { upstream, principal, purpose, policy } = decision;
-    const headers = upstreamRequestHeaders(request.headers, hostOf(upstream.origin), {
+    const headers = upstreamRequestHeaders(request.headers, upstream.host, {
       requestId: request.id,
       asserted: identityHeaders(principal, purpose.config.id),
       forwardAuthorization: upstream.forwardAuthorization,
