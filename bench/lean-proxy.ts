@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import fastifyHttpProxy from '@fastify/http-proxy';
-import Fastify from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { generate } from 'selfsigned';
 import { Pool } from 'undici';
 import { loadFromProcess } from './load-process.js';
@@ -42,34 +42,25 @@ if (kind === 'reply-from') {
       },
     },
   });
-} else if (kind === 'handler') {
-  // @fastify/http-proxy's routes and body handling, its handler replaced by a direct undici call.
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 16 });
-  await app.register(fastifyHttpProxy, {
-    upstream: `http://127.0.0.1:${port}`,
-    async handler(request, reply) {
-      const { host: _host, connection: _connection, ...headers } = request.headers as Headers;
-      const res = await pool.request({ method: 'GET', path: request.url, headers });
-      const body = Buffer.from(await res.body.arrayBuffer());
-      const { connection: _c, 'keep-alive': _k, 'transfer-encoding': _t, ...out } = res.headers as Headers;
-      reply.code(res.statusCode).headers(out).send(body);
-    },
-  });
 } else {
+  // One undici Pool call, the whole body read and sent as one Buffer: as Custodian's proxy stage.
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 16 });
-  app.get('/*', async (request, reply) => {
+  const direct = async (request: FastifyRequest, reply: FastifyReply) => {
     const { host: _host, connection: _connection, ...headers } = request.headers as Headers;
     const res = await pool.request({ method: 'GET', path: request.url, headers });
     const body = Buffer.from(await res.body.arrayBuffer());
     const { connection: _c, 'keep-alive': _k, 'transfer-encoding': _t, ...out } = res.headers as Headers;
     reply.code(res.statusCode).headers(out).send(body);
-  });
+  };
+  // 'handler': @fastify/http-proxy's routes and body handling, its reply.from replaced by that call.
+  if (kind === 'handler') await app.register(fastifyHttpProxy, { upstream: `http://127.0.0.1:${port}`, handler: direct });
+  else app.get('/*', direct);
 }
 await app.listen({ host: '127.0.0.1', port: 0 });
 const address = app.server.address();
 const url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/api/customers/small`;
 
-const load = (seconds: number) => loadFromProcess(url, seconds, { core: 1 });
+const load = (seconds: number) => loadFromProcess(url, { seconds }, { core: 1 });
 
 await load(10);
 const before = process.cpuUsage();
