@@ -20,25 +20,15 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadFromProcess } from './load-process.js';
 import { benchFixture } from './proxy.js';
 import { scratchDatabase } from './scratch-database.js';
 
 const [warm = 3000, measured = 2000] = process.argv.slice(2, 4).map(Number);
 const path = process.argv[4] ?? '/api/customers/small';
 
-function autocannon(url: string, amount: number, headers: readonly string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const args = ['autocannon', '-j', '-c', '4', '-t', '60', '-a', String(amount), ...headers.flatMap((h) => ['-H', h]), url];
-    const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' } });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk));
-    child.once('exit', () => {
-      const result = JSON.parse(out) as { non2xx: number; errors: number };
-      if (result.non2xx || result.errors) reject(new Error(`${result.non2xx} non-2xx, ${result.errors} errors`));
-      else resolve();
-    });
-  });
-}
+// Four connections and a long timeout: under valgrind each request takes ~50 times as long.
+const load = (url: string, requests: number, headers: readonly string[]) => loadFromProcess(url, { requests }, { headers, connections: 4, timeoutSeconds: 60 });
 
 /** Inclusive instructions of the first function whose name matches, from callgrind_annotate. */
 function inclusive(file: string, name: RegExp): number {
@@ -69,9 +59,9 @@ async function count(script: string, env: Record<string, string>, headers: reado
       child.once('exit', (code) => reject(new Error(`${script} under valgrind exited with ${code}`)));
     });
     const url = `https://127.0.0.1:${port}${path}`;
-    await autocannon(url, warm, headers);
+    await load(url, warm, headers);
     execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
-    await autocannon(url, measured, headers);
+    await load(url, measured, headers);
     // The shipper's work for the measured requests belongs to them: give it time to drain.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });

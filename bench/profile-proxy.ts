@@ -125,7 +125,7 @@ export async function profileStages(options: ProfileTarget = {}): Promise<StageP
         : await modules.startGateway(modules.loadConfig(join(dir, `${name}.yaml`)), { logger: modules.silentLogger(), varDir: join(dir, 'var') });
     const url = `${gateway.dataUrl}${path}`;
     const headers = [`authorization=Bearer ${token}`, 'x-purpose=customer_service'];
-    const cannon = (duration: number) => loadFromProcess(url, duration, { headers, rate: options.rate });
+    const cannon = (duration: number) => loadFromProcess(url, { seconds: duration }, { headers, rate: options.rate });
     await cannon(WARM_UP_SEC); // until V8 has finished compiling the request path (see bench/proxy.ts)
     const session = new Session();
     session.connect();
